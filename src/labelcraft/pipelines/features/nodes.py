@@ -1,0 +1,37 @@
+"""Feature nodes: typed interactions -> split, vocabularies, timelines, feedback, eval groups."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+
+from labelcraft.features.build import FeatureParams, build_features
+
+
+def build_model_inputs(
+    interactions: pd.DataFrame, params: dict[str, Any]
+) -> tuple[
+    pd.DataFrame,
+    pd.DataFrame,
+    pd.DataFrame,
+    pd.DataFrame,
+    pd.DataFrame,
+    pd.DataFrame,
+    pd.DataFrame,
+    pd.DataFrame,
+    dict[str, Any],
+]:
+    """Build every model input of one source (see ``labelcraft.features.build``)."""
+    features = build_features(interactions, FeatureParams.from_dict(params))
+    return (
+        features.model_inputs,
+        features.feedback,
+        features.vocab_users,
+        features.vocab_videos,
+        features.vocab_tags,
+        features.duration_buckets,
+        features.eval_groups_valid,
+        features.eval_groups_test,
+        features.feature_spec,
+    )

@@ -1,0 +1,30 @@
+"""Ingestion nodes: raw KuaiRand-format files -> typed interactions + rejected rows."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import pandas as pd
+
+from labelcraft.kuairand.validation import ingest, interaction_rates
+
+logger = logging.getLogger(__name__)
+
+
+def ingest_logs(
+    raw_logs: pd.DataFrame, raw_videos: pd.DataFrame, raw_users: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Type and validate the logs, join video attributes, and count what was kept and rejected.
+
+    Returns the interactions table, the rejected rows (original text, file, line and ``reason``)
+    and a report with the counts and the marginal rates of the kept interactions.
+    """
+    interactions, rejected, report = ingest(raw_logs, raw_videos)
+    known_users = pd.to_numeric(raw_users["user_id"], errors="coerce")
+    log_users = pd.Series(interactions["user_id"].unique())
+    report["user_file_rows"] = len(raw_users)
+    report["log_users_missing_from_user_file"] = int((~log_users.isin(known_users)).sum())
+    report["rates"] = interaction_rates(interactions)
+    logger.info("Marginal rates of the kept interactions: %s", report["rates"])
+    return interactions, rejected, report
