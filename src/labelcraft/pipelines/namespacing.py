@@ -1,10 +1,13 @@
-"""Instantiate a stage's template pipeline once per data source."""
+"""Instantiate stage pipelines per data source, and assemble a source's whole pipeline."""
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Iterable
 
 from kedro.pipeline import Pipeline, pipeline
+
+from labelcraft.sources import STAGES
 
 
 def per_source(template: Pipeline, sources: Iterable[str], stage: str) -> Pipeline:
@@ -21,3 +24,17 @@ def per_source(template: Pipeline, sources: Iterable[str], stage: str) -> Pipeli
         ),
         Pipeline([]),
     )
+
+
+def source_pipeline(source: str) -> Pipeline:
+    """Every stage's nodes for ``source``, from raw files to reports.
+
+    Stages are imported by name (``labelcraft.pipelines.<stage>``), so this works when Kedro
+    loads only the requested pipeline (``kedro run --pipelines <source>``).
+    """
+    stages = (
+        importlib.import_module(f"labelcraft.pipelines.{stage}.pipeline").create_pipeline()
+        for stage in STAGES
+    )
+    whole = sum(stages, Pipeline([]))
+    return whole.only_nodes_with_namespaces([source])

@@ -7,7 +7,8 @@ from typing import Any
 
 import pandas as pd
 
-from labelcraft.kuairand.validation import ingest, interaction_rates
+from labelcraft.kuairand.rates import interaction_rates
+from labelcraft.kuairand.validation import ingest
 
 logger = logging.getLogger(__name__)
 

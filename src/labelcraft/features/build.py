@@ -1,0 +1,197 @@
+"""Build every model input of the features stage from the ingested `interactions` table."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelcraft.features.eval_groups import build_eval_groups
+from labelcraft.features.feedback import FEEDBACK_COLUMNS, FEEDBACK_SOURCES, build_feedback
+from labelcraft.features.split import SPLIT_NAMES, TEST, TRAIN, VALID, split_by_days
+from labelcraft.features.timeline import TIMELINE_ORDER, timeline_order, timeline_pointers
+from labelcraft.features.vocab import build_vocab, fit_duration_buckets, lookup
+
+logger = logging.getLogger(__name__)
+
+REQUIRED_COLUMNS: tuple[str, ...] = tuple(
+    dict.fromkeys((*TIMELINE_ORDER, "date", "first_tag", *FEEDBACK_SOURCES))
+)
+
+
+@dataclass(frozen=True)
+class FeatureParams:
+    """Parameters of the features stage."""
+
+    test_days: int = 3
+    valid_days: int = 3
+    num_duration_buckets: int = 64
+    history_length: int = 100
+    min_items: int = 10
+    skip_seconds: float = 3.0
+
+    def __post_init__(self) -> None:
+        for name in ("test_days", "valid_days", "num_duration_buckets", "history_length"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"feature param {name} must be >= 1, got {getattr(self, name)}")
+        if self.min_items < 0 or self.skip_seconds < 0:
+            raise ValueError(
+                "min_items and skip_seconds must be >= 0, "
+                f"got {self.min_items}, {self.skip_seconds}"
+            )
+
+    @classmethod
+    def from_dict(cls, params: dict[str, Any]) -> FeatureParams:
+        """Build from a parameters dict; unknown keys are an error (catches typos)."""
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(params) - known)
+        if unknown:
+            raise ValueError(f"unknown feature params {unknown}; allowed: {sorted(known)}")
+        return cls(**params)
+
+
+@dataclass
+class FeatureSet:
+    """All outputs of the features stage (see SPEC "Feature outputs")."""
+
+    model_inputs: pd.DataFrame
+    feedback: pd.DataFrame
+    vocab_users: pd.DataFrame
+    vocab_videos: pd.DataFrame
+    vocab_tags: pd.DataFrame
+    duration_buckets: pd.DataFrame
+    eval_groups_valid: pd.DataFrame
+    eval_groups_test: pd.DataFrame
+    feature_spec: dict[str, Any] = field(default_factory=dict)
+
+
+def _check_input(interactions: pd.DataFrame) -> None:
+    missing = [c for c in REQUIRED_COLUMNS if c not in interactions.columns]
+    if missing:
+        raise ValueError(f"interactions table lacks columns {missing}")
+    for column in ("user_id", "video_id", "date", "time_ms", "play_time_ms"):
+        bad = interactions[column].isna().to_numpy()
+        if bad.any():
+            rows = np.flatnonzero(bad)[:5].tolist()
+            raise ValueError(f"interactions column {column!r} has missing values at rows {rows}")
+    for column in ("play_time_ms", "duration_ms"):
+        bad = (interactions[column] < 0).to_numpy(dtype=bool, na_value=False)
+        if bad.any():
+            rows = np.flatnonzero(bad)[:5].tolist()
+            raise ValueError(f"interactions column {column!r} is negative at rows {rows}")
+
+
+def build_features(interactions: pd.DataFrame, params: FeatureParams) -> FeatureSet:
+    """Split, vocabularies, buckets, timelines, feedback and eval groups of `interactions`.
+
+    Every per-interaction output is row-aligned with the interactions sorted stably by
+    (user_id, time_ms, video_id); row r of that order is "the row".
+    """
+    _check_input(interactions)
+    n = len(interactions)
+    order = timeline_order(interactions)
+
+    def col(name: str) -> np.ndarray:
+        """Column `[N]` as int64 in timeline order (missing -> 0; masked where it matters)."""
+        return interactions[name].to_numpy(dtype=np.int64, na_value=0)[order]
+
+    user_id, video_id, time_ms = col("user_id"), col("video_id"), col("time_ms")
+    date = col("date")
+    split, days = split_by_days(date, params.test_days, params.valid_days)
+    train = split == TRAIN
+
+    vocab_users = build_vocab(user_id[train], "user_id", "user_idx")
+    vocab_videos = build_vocab(video_id[train], "video_id", "video_idx")
+    tag_missing = interactions["first_tag"].isna().to_numpy()[order]
+    tag = col("first_tag")
+    vocab_tags = build_vocab(tag[train & ~tag_missing], "tag", "tag_idx")
+    user_idx = lookup(user_id, vocab_users["user_id"].to_numpy())
+    video_idx = lookup(video_id, vocab_videos["video_id"].to_numpy())
+    tag_idx = lookup(tag, vocab_tags["tag"].to_numpy(), missing=tag_missing)
+
+    duration_s = interactions["duration_ms"].to_numpy(dtype=np.float64, na_value=np.nan)[order]
+    duration_s /= 1000.0
+    buckets = fit_duration_buckets(duration_s[train], params.num_duration_buckets)
+    timeline_start, history_end = timeline_pointers(user_id, time_ms)
+
+    model_inputs = pd.DataFrame(
+        {
+            "user_id": user_id,
+            "video_id": video_id,
+            "user_idx": user_idx,
+            "video_idx": video_idx,
+            "duration_bucket": buckets.assign(duration_s),
+            "tag_idx": tag_idx,
+            "split": split,
+            "day": date.astype(np.int32),
+            "time_ms": time_ms,
+            "timeline_start": timeline_start,
+            "history_end": history_end,
+        }
+    )
+    feedback_source = interactions[list(FEEDBACK_SOURCES)].take(order).reset_index(drop=True)
+    feedback = build_feedback(feedback_source, params.skip_seconds)
+    eval_valid = build_eval_groups(user_id, user_idx, split, VALID, params.min_items)
+    eval_test = build_eval_groups(user_id, user_idx, split, TEST, params.min_items)
+
+    split_rows = {SPLIT_NAMES[s]: int(np.count_nonzero(split == s)) for s in SPLIT_NAMES}
+    unknown_rows = {
+        SPLIT_NAMES[s]: {
+            name: int(np.count_nonzero((idx == 0) & (split == s)))
+            for name, idx in (("user", user_idx), ("video", video_idx), ("tag", tag_idx))
+        }
+        for s in (VALID, TEST)
+    }
+    eval_users = {
+        name: int(groups["group"].nunique())
+        for name, groups in (("valid", eval_valid), ("test", eval_test))
+    }
+    for name, count in split_rows.items():
+        logger.info("features: %s split %d rows", name, count)
+    logger.info(
+        "features: %d users, %d videos, %d tags in train vocab; %d duration buckets; "
+        "eval users valid %d, test %d",
+        len(vocab_users),
+        len(vocab_videos),
+        len(vocab_tags),
+        buckets.num_buckets,
+        eval_users["valid"],
+        eval_users["test"],
+    )
+    feature_spec: dict[str, Any] = {
+        "num_rows": n,
+        "row_order": list(TIMELINE_ORDER),
+        "history_length": params.history_length,
+        "vocab_sizes": {  # embedding table sizes, index 0 included
+            "user": len(vocab_users) + 1,
+            "video": len(vocab_videos) + 1,
+            "tag": len(vocab_tags) + 1,
+            "duration_bucket": buckets.num_buckets + 1,
+        },
+        "duration_buckets": {
+            "requested": params.num_duration_buckets,
+            "effective": buckets.num_buckets,
+            "edges_log1p_s": [float(e) for e in buckets.edges],
+        },
+        "split_days": days.to_dict(),
+        "split_rows": split_rows,
+        "unknown_rows": unknown_rows,
+        "eval_users": eval_users,
+        "feedback_columns": list(FEEDBACK_COLUMNS),
+        "params": dataclasses.asdict(params),
+    }
+    return FeatureSet(
+        model_inputs=model_inputs,
+        feedback=feedback,
+        vocab_users=vocab_users,
+        vocab_videos=vocab_videos,
+        vocab_tags=vocab_tags,
+        duration_buckets=buckets.to_frame(),
+        eval_groups_valid=eval_valid,
+        eval_groups_test=eval_test,
+        feature_spec=feature_spec,
+    )

@@ -1,0 +1,1 @@
+"""Strict reading and validation of KuaiRand raw CSV files (no Kedro imports)."""

@@ -1,0 +1,257 @@
+"""Typing and row-level validation of raw KuaiRand frames into the `interactions` table.
+
+Two kinds of problems:
+- file-level (raise KuaiRandFormatError): a non-empty value that does not parse as its column's
+  type (text in a numeric column, "1.5" or 300 in an int8 column), a bad tag list, a missing or
+  repeated video id in the video file. The message names the file(s), the column and the first
+  offending rows as `file:line='value'`.
+- row-level (the row goes to the `rejected` table with a `reason`, first matching rule wins):
+  `null:<col>` (empty required log field, columns in file order), `negative:<col>`,
+  `flag_out_of_range:<col>`, `unknown_video` (absent from the video file), `exact_duplicate`
+  (all 19 log values equal to those of an earlier kept row: the first occurrence is kept, later
+  copies are rejected; rows sharing (user_id, video_id, time_ms) but differing elsewhere are kept).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from labelcraft.kuairand.reader import MAX_REPORTED, KuaiRandFormatError
+from labelcraft.kuairand.schema import (
+    FLAG_COLUMNS,
+    LOG_COLUMNS,
+    LOG_INT_TYPES,
+    NON_NEGATIVE_COLUMNS,
+    SOURCE_COLUMNS,
+    VIDEO_ATTRIBUTE_COLUMNS,
+    VIDEO_TYPES,
+)
+
+logger = logging.getLogger(__name__)
+
+_INT_PATTERN = r"-?[0-9]{1,18}"  # what pyarrow casts, minus hex; 18 digits fit int64
+_FLOAT_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+_TAG_LIST_PATTERN = rf"^\s*{_INT_PATTERN}\s*(,\s*{_INT_PATTERN}\s*)*$"
+
+ParsedValues = pd.arrays.IntegerArray | np.ndarray
+
+
+
+def _files_label(raw: pd.DataFrame) -> str:
+    """Comma-separated names of the files the rows of `raw` come from."""
+    return ", ".join(raw[SOURCE_COLUMNS[0]].unique().tolist()) or "<no rows>"
+
+
+def _offenders(raw: pd.DataFrame, mask: np.ndarray, values: pd.Series) -> str:
+    """`file:line='value'` for the first MAX_REPORTED rows where `mask` [N] is True."""
+    rows = np.flatnonzero(mask)[:MAX_REPORTED]
+    files = raw[SOURCE_COLUMNS[0]].to_numpy()[rows]
+    lines = raw[SOURCE_COLUMNS[1]].to_numpy()[rows]
+    shown = values.to_numpy()[rows]
+    return ", ".join(f"{f}:{line}={v!r}" for f, line, v in zip(files, lines, shown, strict=True))
+
+
+def _strings(values: pd.Series) -> pa.Array:
+    """Arrow string array [N] of a pandas column, nulls replaced by ""."""
+    return pc.fill_null(pa.array(values, type=pa.large_string(), from_pandas=True), "")
+
+
+def _to_numpy_bool(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
+    return pc.fill_null(values, False).to_numpy(zero_copy_only=False)
+
+
+def _parse_one(strings: pa.Array, dtype: np.dtype) -> tuple[ParsedValues, np.ndarray]:
+    """Parse a string array [N] into the nullable version of `dtype`.
+
+    Returns (values [N]: pandas Int8..Int64 array, or float64 ndarray with NaN; bad [N]: True
+    where a non-empty string is not a valid `dtype` value). Empty strings become nulls.
+    """
+    empty = _to_numpy_bool(pc.equal(strings, ""))
+    is_int = np.issubdtype(dtype, np.integer)
+    pattern = _INT_PATTERN if is_int else _FLOAT_PATTERN
+    ok = _to_numpy_bool(pc.match_substring_regex(strings, f"^{pattern}$"))
+    valid = pc.if_else(pa.array(ok), strings, pa.scalar(None, strings.type))
+    numbers = pc.cast(valid, pa.int64() if is_int else pa.float64())
+    if not is_int:
+        return numbers.to_numpy(zero_copy_only=False).astype(dtype), ~empty & ~ok
+    info = np.iinfo(dtype)
+    ints = pc.fill_null(numbers, 0).to_numpy(zero_copy_only=False)
+    ok &= (ints >= info.min) & (ints <= info.max)
+    return pd.arrays.IntegerArray(np.where(ok, ints, 0).astype(dtype), ~ok), ~empty & ~ok
+
+
+def parse_columns(
+    raw: pd.DataFrame, types: Mapping[str, np.dtype], file_label: str
+) -> pd.DataFrame:
+    """Convert the string columns `types` of `raw` [N, ...] to numbers.
+
+    Returns a DataFrame [N, len(types)] with the same index: int columns as pandas nullable
+    Int8/Int16/Int32/Int64 (per `types`), float columns as float64 with NaN; empty strings give
+    nulls. `raw` must hold `source_file`/`source_line`. Raises KuaiRandFormatError naming
+    `file_label`, every bad column and its first offending rows when a non-empty value is not a
+    valid value of its type (text, a float in an int column, out of the dtype's range).
+    """
+    missing = [c for c in [*types, *SOURCE_COLUMNS] if c not in raw.columns]
+    if missing:
+        raise KuaiRandFormatError(f"{file_label}: missing column(s) {missing}")
+    parsed: dict[str, Any] = {}
+    problems = []
+    for column, dtype in types.items():
+        parsed[column], bad = _parse_one(_strings(raw[column]), np.dtype(dtype))
+        if bad.any():
+            problems.append(
+                f"column {column!r}: {int(bad.sum())} value(s) are not valid {np.dtype(dtype)}, "
+                f"first: {_offenders(raw, bad, raw[column])}"
+            )
+    if problems:
+        raise KuaiRandFormatError(f"{file_label}: " + "; ".join(problems))
+    return pd.DataFrame(parsed, index=raw.index, copy=False)
+
+
+def parse_videos(raw_videos: pd.DataFrame) -> pd.DataFrame:
+    """Video attributes [V, 4] from the raw video file(s), one row per video id.
+
+    Columns: video_id (int64), author_id (Int64), first_tag (Int64: first int of the `tag` comma
+    list, <NA> if empty), video_duration_ms (float64, NaN if empty). Raises KuaiRandFormatError
+    for unparsable values, a bad tag list, an empty or a repeated video id.
+    """
+    label = _files_label(raw_videos)
+    typed = parse_columns(raw_videos, VIDEO_TYPES, label)
+    tag_strings = _strings(raw_videos["tag"])
+    bad_tags = ~_to_numpy_bool(pc.equal(tag_strings, "")) & ~_to_numpy_bool(
+        pc.match_substring_regex(tag_strings, _TAG_LIST_PATTERN)
+    )
+    if bad_tags.any():
+        raise KuaiRandFormatError(
+            f"{label}: column 'tag': {int(bad_tags.sum())} value(s) are not comma-separated "
+            f"ints, first: {_offenders(raw_videos, bad_tags, raw_videos['tag'])}"
+        )
+    first = pc.list_element(pc.split_pattern(tag_strings, ",", max_splits=1), 0)
+    first_tag, _ = _parse_one(pc.utf8_trim_whitespace(first), np.dtype(np.int64))  # valid ints
+
+    video_id = typed["video_id"]
+    problems = []
+    if video_id.isna().any():
+        problems.append(f"empty video_id: {_offenders(raw_videos, video_id.isna(), video_id)}")
+    repeated = video_id.duplicated(keep=False).to_numpy() & video_id.notna().to_numpy()
+    if repeated.any():
+        problems.append(
+            f"{int(repeated.sum())} rows share a video_id: "
+            f"{_offenders(raw_videos, repeated, raw_videos['video_id'])}"
+        )
+    if problems:
+        raise KuaiRandFormatError(f"{label}: column 'video_id': " + "; ".join(problems))
+    return pd.DataFrame(
+        {
+            "video_id": video_id.to_numpy(dtype=np.int64),
+            "author_id": typed["author_id"].astype("Int64").array,
+            "first_tag": first_tag,
+            "video_duration_ms": typed["video_duration"].to_numpy(dtype=np.float64),
+        }
+    )
+
+
+def _rejection_codes(typed: pd.DataFrame, known_videos: pd.Index) -> tuple[np.ndarray, list[str]]:
+    """First violated rule of each row, before the duplicate rule.
+
+    Returns (codes [N] int16: 0 = passes, k = reasons[k - 1]; reasons: rule labels).
+    """
+    rules: list[tuple[str, np.ndarray]] = [
+        (f"null:{c}", typed[c].isna().to_numpy()) for c in LOG_COLUMNS
+    ]
+    rules += [
+        (f"negative:{c}", (typed[c] < 0).fillna(False).to_numpy()) for c in NON_NEGATIVE_COLUMNS
+    ]
+    rules += [
+        (f"flag_out_of_range:{c}", (~typed[c].isin([0, 1]) & typed[c].notna()).to_numpy())
+        for c in FLAG_COLUMNS
+    ]
+    video = typed["video_id"]
+    rules.append(("unknown_video", (~video.isin(known_videos) & video.notna()).to_numpy()))
+    codes = np.zeros(len(typed), dtype=np.int16)
+    for code, (_, violated) in enumerate(rules, start=1):
+        codes[violated & (codes == 0)] = code
+    return codes, [reason for reason, _ in rules]
+
+
+def _exact_duplicates(logs: pd.DataFrame) -> np.ndarray:
+    """[N] True for rows whose values all equal those of an earlier row (first copy is False).
+
+    Exact copies share (user_id, video_id, time_ms), so the full-row comparison only runs on
+    rows whose key repeats (about 3 % of rows; 4x faster than comparing all rows).
+    """
+    key_repeats = logs.duplicated(["user_id", "video_id", "time_ms"], keep=False).to_numpy()
+    duplicate = np.zeros(len(logs), dtype=bool)
+    duplicate[key_repeats] = logs[key_repeats].duplicated(keep="first").to_numpy()
+    return duplicate
+
+
+def ingest(
+    raw_logs: pd.DataFrame, raw_videos: pd.DataFrame
+) -> tuple[pd.DataFrame, pd.DataFrame, dict[str, Any]]:
+    """Type, validate and enrich raw log rows.
+
+    raw_logs [N, 19 + 2] and raw_videos [V, 12 + 2]: string frames from the reader.
+    Returns
+    - interactions [K, 22]: kept rows in input order, log columns typed per LOG_INT_TYPES, plus
+      author_id (Int64), first_tag (Int64), video_duration_ms (float64); index 0..K-1;
+    - rejected [N - K, 22]: original strings of the 19 log columns, source_file, source_line,
+      reason (str);
+    - report: JSON-able counts (input_rows, kept_rows, rejected_rows, rejected_by_reason,
+      exact_duplicates, files: [{file, rows, kept, rejected}]).
+    """
+    typed = parse_columns(raw_logs, LOG_INT_TYPES, _files_label(raw_logs))
+    videos = parse_videos(raw_videos)
+    codes, reasons = _rejection_codes(typed, pd.Index(videos["video_id"]))
+
+    candidates = typed[codes == 0].astype(LOG_INT_TYPES)
+    duplicate = _exact_duplicates(candidates)
+    reasons.append("exact_duplicate")
+    codes[np.flatnonzero(codes == 0)[duplicate]] = len(reasons)
+
+    interactions = candidates[~duplicate].reset_index(drop=True)
+    video_rows = pd.Index(videos["video_id"]).get_indexer(interactions["video_id"])
+    for column in VIDEO_ATTRIBUTE_COLUMNS:
+        interactions[column] = videos[column].array.take(video_rows)
+
+    rejected_mask = codes > 0
+    labels = np.array(["", *reasons], dtype=object)
+    rejected = raw_logs.loc[rejected_mask, [*LOG_COLUMNS, *SOURCE_COLUMNS]].reset_index(drop=True)
+    rejected["reason"] = pd.Series(labels[codes[rejected_mask]], dtype="str")
+
+    report = _report(raw_logs, rejected, len(interactions))
+    logger.info(
+        "ingested %d log rows: kept %d, rejected %d %s",
+        report["input_rows"],
+        report["kept_rows"],
+        report["rejected_rows"],
+        report["rejected_by_reason"],
+    )
+    return interactions, rejected, report
+
+
+def _report(raw_logs: pd.DataFrame, rejected: pd.DataFrame, kept_rows: int) -> dict[str, Any]:
+    """JSON-able ingestion counts; asserts input_rows == kept_rows + rejected_rows."""
+    input_rows = len(raw_logs)
+    assert input_rows == kept_rows + len(rejected), (input_rows, kept_rows, len(rejected))
+    by_reason = rejected["reason"].value_counts()
+    rows = raw_logs.groupby(SOURCE_COLUMNS[0], sort=False).size()
+    rejected_per_file = rejected.groupby(SOURCE_COLUMNS[0]).size().reindex(rows.index, fill_value=0)
+    return {
+        "input_rows": input_rows,
+        "kept_rows": kept_rows,
+        "rejected_rows": len(rejected),
+        "rejected_by_reason": {str(k): int(v) for k, v in by_reason.items()},
+        "exact_duplicates": int(by_reason.get("exact_duplicate", 0)),
+        "files": [
+            {"file": str(f), "rows": int(n), "kept": int(n - r), "rejected": int(r)}
+            for f, n, r in zip(rows.index, rows, rejected_per_file, strict=True)
+        ],
+    }
