@@ -1,0 +1,48 @@
+"""Training-label rules (WT, EF, PC, PCR, D2Q, DVR, multi-task mixes) and watch-time scaling."""
+
+from labelcraft.labels.rules import (
+    LABEL_RULES,
+    MULTI_TASK_RULES,
+    D2QState,
+    DurationGroups,
+    DVRState,
+    FittedLabels,
+    LabelRule,
+    completion_label,
+    completion_rate_label,
+    d2q_label,
+    dvr_label,
+    engagement_label,
+    feedback_columns,
+    fit_d2q,
+    fit_duration_groups,
+    fit_dvr,
+    fit_labels,
+    label_heads,
+    mix_heads,
+)
+from labelcraft.labels.scaling import PiecewiseScale, fit_piecewise
+
+__all__ = [
+    "LABEL_RULES",
+    "MULTI_TASK_RULES",
+    "D2QState",
+    "DVRState",
+    "DurationGroups",
+    "FittedLabels",
+    "LabelRule",
+    "PiecewiseScale",
+    "completion_label",
+    "completion_rate_label",
+    "d2q_label",
+    "dvr_label",
+    "engagement_label",
+    "feedback_columns",
+    "fit_d2q",
+    "fit_duration_groups",
+    "fit_dvr",
+    "fit_labels",
+    "fit_piecewise",
+    "label_heads",
+    "mix_heads",
+]

@@ -1,0 +1,99 @@
+"""Deep Interest Network (Zhou et al., KDD 2018), the recommender of LabelCraft."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import ClassVar
+
+import torch
+from torch import nn
+
+from labelcraft.models.batch import ModelSpec, RecBatch
+from labelcraft.models.layers import ACTIVATIONS, MLP, TargetAttention
+from labelcraft.models.registry import register_model
+
+
+@dataclass(frozen=True)
+class DINConfig:
+    """DIN hyper-parameters (the keys accepted by ``build_model("din", ...)``)."""
+
+    embedding_dim: int = 12
+    attention_hidden: tuple[int, ...] = (36,)
+    mlp_hidden: tuple[int, ...] = (200, 80)
+    activation: str = "dice"
+
+    def __post_init__(self) -> None:
+        """Coerce YAML lists to tuples and check values."""
+        object.__setattr__(self, "attention_hidden", tuple(self.attention_hidden))
+        object.__setattr__(self, "mlp_hidden", tuple(self.mlp_hidden))
+        if self.embedding_dim < 1:
+            raise ValueError(f"DINConfig.embedding_dim must be >= 1, got {self.embedding_dim}")
+        for name in ("attention_hidden", "mlp_hidden"):
+            widths = getattr(self, name)
+            if any(int(w) != w or w < 1 for w in widths):
+                raise ValueError(f"DINConfig.{name} must be positive ints, got {list(widths)}")
+        if self.activation not in ACTIVATIONS:
+            raise ValueError(f"DINConfig.activation must be one of {', '.join(ACTIVATIONS)}, "
+                             f"got {self.activation!r}")
+
+
+@register_model("din")
+class DIN(nn.Module):
+    """DIN: candidate-item attention over the user's history, then an MLP.
+
+    Item representation = concat(video, duration bucket, tag) embeddings ``[3D]``. The MLP input
+    is concat(user ``[D]``, candidate item ``[3D]``, attention-pooled history ``[3D]``) ``[7D]``;
+    the MLP (``mlp_hidden`` with the configured activation) ends in ``n_heads`` logits, passed
+    through a sigmoid: one score in [0, 1] per label head.
+    """
+
+    config_class: ClassVar[type] = DINConfig
+
+    def __init__(self, spec: ModelSpec, config: DINConfig, n_heads: int = 1) -> None:
+        super().__init__()
+        if n_heads < 1:
+            raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+        d = config.embedding_dim
+        self.spec, self.config, self.n_heads = spec, config, n_heads
+        self.user_embedding = nn.Embedding(spec.n_users, d, padding_idx=0)
+        self.video_embedding = nn.Embedding(spec.n_videos, d, padding_idx=0)
+        self.bucket_embedding = nn.Embedding(spec.n_buckets, d, padding_idx=0)
+        self.tag_embedding = nn.Embedding(spec.n_tags, d, padding_idx=0)
+        self.attention = TargetAttention(3 * d, config.attention_hidden, config.activation)
+        self.mlp = MLP(7 * d, config.mlp_hidden, n_heads, config.activation)
+
+    def item_embedding(
+        self, video: torch.Tensor, bucket: torch.Tensor, tag: torch.Tensor
+    ) -> torch.Tensor:
+        """Ids ``[...]`` -> item representation ``[..., 3D]``."""
+        return torch.cat(
+            [self.video_embedding(video), self.bucket_embedding(bucket), self.tag_embedding(tag)],
+            dim=-1,
+        )
+
+    def forward(self, batch: RecBatch) -> torch.Tensor:
+        """Per-head scores in [0, 1]: ``[B, n_heads]``."""
+        candidate = self.item_embedding(batch.video, batch.bucket, batch.tag)  # [B, 3D]
+        history = self.item_embedding(
+            batch.history_video, batch.history_bucket, batch.history_tag
+        )  # [B, L, 3D]
+        pooled = self.attention(candidate, history, batch.history_mask)  # [B, 3D]
+        features = torch.cat([self.user_embedding(batch.user), candidate, pooled], dim=-1)
+        return torch.sigmoid(self.mlp(features))
+
+    def score(self, batch: RecBatch, head_weights: torch.Tensor | None = None) -> torch.Tensor:
+        """Ranking score ``[B]``: ``sum_h w_h * forward(batch)[:, h]``.
+
+        ``head_weights [n_heads]`` are non-negative and normalised to sum 1; the default is the
+        plain mean over heads.
+        """
+        heads = self(batch)
+        if head_weights is None:
+            return heads.mean(dim=-1)
+        if head_weights.shape != (self.n_heads,) or bool((head_weights < 0).any()):
+            raise ValueError(f"head_weights must be non-negative [{self.n_heads}], "
+                             f"got {head_weights.tolist()}")
+        total = head_weights.sum()
+        if float(total) <= 0:
+            raise ValueError("head_weights must not be all zero")
+        return heads @ (head_weights / total).to(heads.dtype)
