@@ -347,7 +347,8 @@ def test_registry_errors() -> None:
     assert "din" in MODEL_REGISTRY
     with pytest.raises(ValueError, match="unknown model 'dinn'; registered models: .*din"):
         build_model("dinn", SPEC, {})
-    with pytest.raises(ValueError, match=r"\['embeding_dim'\].*valid keys: embedding_dim, "):
+    typo = r"'embeding_dim' \(did you mean 'embedding_dim'\?\).*valid keys are: embedding_dim, "
+    with pytest.raises(ValueError, match=typo):
         build_model("din", SPEC, {"embeding_dim": 8})
     with pytest.raises(ValueError, match="activation must be one of dice, relu"):
         build_model("din", SPEC, {"activation": "gelu"})

@@ -371,7 +371,8 @@ def test_build_features_rejects_bad_input() -> None:
 def test_feature_params_from_dict() -> None:
     params = FeatureParams.from_dict({"test_days": 2, "history_length": 50})
     assert (params.test_days, params.valid_days, params.history_length) == (2, 3, 50)
-    with pytest.raises(ValueError, match="unknown feature params \\['test_day'\\]"):
+    typo = r"unknown feature parameter.*'test_day' \(did you mean 'test_days'\?\)"
+    with pytest.raises(ValueError, match=typo):
         FeatureParams.from_dict({"test_day": 2})
     with pytest.raises(ValueError, match="history_length"):
         FeatureParams(history_length=0)

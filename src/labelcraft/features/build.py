@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from labelcraft.config import from_params
 from labelcraft.features.eval_groups import build_eval_groups
 from labelcraft.features.feedback import FEEDBACK_COLUMNS, FEEDBACK_SOURCES, build_feedback
 from labelcraft.features.split import SPLIT_NAMES, TEST, TRAIN, VALID, split_by_days
@@ -47,11 +48,7 @@ class FeatureParams:
     @classmethod
     def from_dict(cls, params: dict[str, Any]) -> FeatureParams:
         """Build from a parameters dict; unknown keys are an error (catches typos)."""
-        known = {f.name for f in dataclasses.fields(cls)}
-        unknown = sorted(set(params) - known)
-        if unknown:
-            raise ValueError(f"unknown feature params {unknown}; allowed: {sorted(known)}")
-        return cls(**params)
+        return from_params(cls, params, "feature parameter")
 
 
 @dataclass

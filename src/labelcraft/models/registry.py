@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from torch import nn
 
+from labelcraft.config import from_params
 from labelcraft.models.batch import ModelSpec
 
 logger = logging.getLogger(__name__)
@@ -52,13 +53,7 @@ def build_model(
                          f"{', '.join(sorted(MODEL_REGISTRY))}")
     cls = MODEL_REGISTRY[name]
     config_class = cls.config_class  # type: ignore[attr-defined]
-    valid = [field.name for field in dataclasses.fields(config_class)]
-    params = dict(params or {})
-    unknown = sorted(set(params) - set(valid))
-    if unknown:
-        raise ValueError(f"unknown parameter(s) {unknown} for model {name!r}; "
-                         f"valid keys: {', '.join(valid)}")
-    model = cls(spec, config_class(**params), n_heads)
+    model = cls(spec, from_params(config_class, params, f"parameter of model {name!r}"), n_heads)
     logger.info("built model %s with %s, %d head(s), %d parameters", name, params or "defaults",
                 n_heads, sum(p.numel() for p in model.parameters()))
     return model

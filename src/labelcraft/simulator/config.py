@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import datetime as dt
-import difflib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from typing import Any
+
+from labelcraft.config import from_params
 
 REAL_SLICE_RATES: dict[str, float] = {
     "click_rate": 0.44244,
@@ -196,19 +197,7 @@ class SimulationConfig:
     @classmethod
     def from_dict(cls, values: Mapping[str, Any]) -> SimulationConfig:
         """Build a config from plain values (lists become tuples); unknown keys raise ValueError."""
-        known = [f.name for f in fields(cls)]
-        unknown = sorted(set(values) - set(known))
-        if unknown:
-            hints = [
-                f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key)
-                for key in unknown
-                for close in [difflib.get_close_matches(key, known, n=1)]
-            ]
-            raise ValueError(
-                f"unknown simulation parameter(s): {', '.join(hints)}; valid keys are: "
-                f"{', '.join(known)}"
-            )
-        return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
+        return from_params(cls, values, "simulation parameter")
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-value copy (tuples become lists) that :meth:`from_dict` accepts back."""
