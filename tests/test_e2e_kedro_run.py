@@ -1,61 +1,44 @@
 """End-to-end: a whole `kedro run` in the `test` environment on a copy of the project config.
 
-The project is copied to a temporary folder so the run writes its data and its MLflow store
-there, never into the checkout.
+The project is copied to a temporary folder (``project_copy``, ``default_run`` in conftest.py), so
+a run writes its data and its MLflow store there, never into the checkout.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pandas as pd
 import pytest
-from kedro.framework.session import KedroSession
-from kedro.framework.startup import bootstrap_project
+from mlflow import MlflowClient
 
-from tests.conftest import PROJECT_ROOT
+from labelcraft.experiments import ALL_METHODS, RANDOM
+from tests.conftest import run_session, tracking_uri
 
 pytestmark = pytest.mark.e2e
 
 
-@pytest.fixture
-def project_copy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A throw-away project folder with this project's config and a temporary MLflow store."""
-    for name in ("conf", "pyproject.toml", ".telemetry"):
-        source = PROJECT_ROOT / name
-        if source.is_dir():
-            shutil.copytree(source, tmp_path / name, ignore=shutil.ignore_patterns("local"))
-        else:
-            shutil.copy(source, tmp_path / name)
-    (tmp_path / "conf" / "local").mkdir()
-    (tmp_path / "src").mkdir()  # the package itself is imported from the installed project
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)
-    bootstrap_project(tmp_path)
-    return tmp_path
+def assert_rule_reports(folder: Path, *, truth: bool) -> None:
+    """valid/test metrics and leaderboard.md of the label-rule comparison list every method."""
+    methods = [*ALL_METHODS, RANDOM]
+    for split in ("valid", "test"):
+        report = json.loads((folder / f"{split}_metrics.json").read_text())
+        assert list(report["methods"]) == methods
+        assert report["methods"]["WT"]["metrics"]["NWTG@10"]["n_users"] == report["n_users"] > 0
+    board = (folder / "leaderboard.md").read_text()
+    for method in methods:
+        assert f"\n| {method} | " in board, method
+    assert ("SAT NDCG@10" in board) == truth
+    assert (folder / "truth_agreement.json").exists() == truth
 
 
-def _stamp(path: Path) -> float | None:
-    return path.stat().st_mtime if path.exists() else None
+def test_default_run_on_simulated_data(default_run: Path) -> None:
+    """The default pipeline simulates, ingests and builds features; every row is accounted for.
 
-
-def _run(project: Path, pipeline: str) -> None:
-    """Run ``pipeline`` in the copy; assert that the checkout's own store was not touched."""
-    own_store = PROJECT_ROOT / "mlflow.db"
-    before = _stamp(own_store)
-    try:
-        with KedroSession.create(project_path=project, env="test") as session:
-            session.run(pipeline_name=pipeline)
-    finally:
-        assert _stamp(own_store) == before, "a test wrote to the project's own MLflow store"
-
-
-def test_default_run_on_simulated_data(project_copy: Path) -> None:
-    """The default pipeline simulates, ingests and builds features; every row is accounted for."""
-    _run(project_copy, "__default__")
-    data = project_copy / "data"
+    ``default_run`` (conftest.py) is the project copy after ``kedro run --env test``.
+    """
+    data = default_run / "data"
     report = json.loads((data / "08_reporting/simulated/ingestion_report.json").read_text())
     assert report["input_rows"] == report["kept_rows"] + report["rejected_rows"]
     assert report["kept_rows"] > 0
@@ -67,7 +50,8 @@ def test_default_run_on_simulated_data(project_copy: Path) -> None:
     assert set(model_inputs["split"].unique()) == {0, 1, 2}
     groups = pd.read_parquet(data / "05_model_input/simulated/eval_groups_test.parquet")
     assert groups["user_idx"].nunique() > 0
-    assert (project_copy / "mlflow.db").exists()
+    assert (default_run / "mlflow.db").exists()
+    assert_rule_reports(data / "08_reporting/simulated", truth=True)
 
 
 def test_kuairand_run_accounts_for_every_row(
@@ -75,7 +59,7 @@ def test_kuairand_run_accounts_for_every_row(
 ) -> None:
     """`kedro run --pipeline kuairand` on the real slice: kept + rejected = 185,061 rows."""
     monkeypatch.setenv("KUAIRAND_DIR", str(kuairand_dir))
-    _run(project_copy, "kuairand")
+    run_session(project_copy, "kuairand")
     data = project_copy / "data"
     report = json.loads((data / "08_reporting/kuairand/ingestion_report.json").read_text())
     assert report["input_rows"] == 185_061
@@ -85,6 +69,15 @@ def test_kuairand_run_accounts_for_every_row(
     assert rejected["reason"].notna().all()
     spec = json.loads((data / "04_feature/kuairand/feature_spec.json").read_text())
     assert spec["history_length"] == 100
+    assert_rule_reports(data / "08_reporting/kuairand", truth=False)
+    client = MlflowClient(tracking_uri(project_copy))
+    (run,) = client.search_runs([client.get_experiment_by_name("labelcraft").experiment_id])
+    assert run.data.tags["data_source"] == "kuairand"
+    by_reason = rejected["reason"].value_counts()
+    for reason, count in by_reason.items():
+        metric = f"kuairand.ingestion.rejected.{reason.replace(':', '.')}"
+        assert run.data.metrics[metric] == count
+    assert run.data.metrics["kuairand.ingestion.rejected_rows"] == by_reason.sum()
 
 
 def test_kuairand_without_data_names_the_directory(
@@ -95,5 +88,5 @@ def test_kuairand_without_data_names_the_directory(
     empty.mkdir()
     monkeypatch.setenv("KUAIRAND_DIR", str(empty))
     with pytest.raises(Exception, match="no_logs_here") as error:
-        _run(project_copy, "kuairand")
+        run_session(project_copy, "kuairand")
     assert "log_standard_" in str(error.value)

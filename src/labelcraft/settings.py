@@ -3,9 +3,16 @@
 `oc.env` is enabled in every config file (Kedro allows it only in credentials by default) so
 that the catalog can read the real-data directory from ``KUAIRAND_DIR`` and kedro-mlflow can read
 ``MLFLOW_TRACKING_URI``; both have defaults, so a fresh clone resolves without either variable.
+
+kedro-mlflow registers its own hook (one MLflow run per ``kedro run``); ``RunTagsHook`` adds the
+data-source and git tags to that run.
 """
 
 from omegaconf.resolvers import oc
+
+from labelcraft.hooks import RunTagsHook
+
+HOOKS = (RunTagsHook(),)
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

@@ -9,5 +9,5 @@ SIMULATED = "simulated"
 KUAIRAND = "kuairand"
 SOURCES: tuple[str, ...] = (SIMULATED, KUAIRAND)
 
-STAGES: tuple[str, ...] = ("simulation", "ingestion", "features")
+STAGES: tuple[str, ...] = ("simulation", "ingestion", "features", "training", "reporting")
 """Stage pipelines (folders under ``labelcraft/pipelines``), in data-flow order."""

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from labelcraft.features.build import FeatureParams, build_features
+from labelcraft.tracking import feature_metrics, metric_items
 
 
 def build_model_inputs(
@@ -35,3 +36,11 @@ def build_model_inputs(
         features.eval_groups_test,
         features.feature_spec,
     )
+
+
+def summarise_features(feature_spec: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Rows per split, evaluation users and vocabulary sizes as run metrics.
+
+    Output format of ``MlflowMetricsHistoryDataset``: ``{name: {"value": v, "step": 0}}``.
+    """
+    return metric_items(feature_metrics(feature_spec))

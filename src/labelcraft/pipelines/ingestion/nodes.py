@@ -9,6 +9,7 @@ import pandas as pd
 
 from labelcraft.kuairand.rates import interaction_rates
 from labelcraft.kuairand.validation import ingest
+from labelcraft.tracking import ingestion_metrics, metric_items
 
 logger = logging.getLogger(__name__)
 
@@ -29,3 +30,11 @@ def ingest_logs(
     report["rates"] = interaction_rates(interactions)
     logger.info("Marginal rates of the kept interactions: %s", report["rates"])
     return interactions, rejected, report
+
+
+def summarise_ingestion(ingestion_report: dict[str, Any]) -> dict[str, dict[str, float]]:
+    """Rows read, kept and rejected (in total and per reason) as run metrics.
+
+    Output format of ``MlflowMetricsHistoryDataset``: ``{name: {"value": v, "step": 0}}``.
+    """
+    return metric_items(ingestion_metrics(ingestion_report))

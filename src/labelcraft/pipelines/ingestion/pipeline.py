@@ -2,13 +2,16 @@
 
 from kedro.pipeline import Node, Pipeline
 
-from labelcraft.pipelines.ingestion.nodes import ingest_logs
+from labelcraft.pipelines.ingestion.nodes import ingest_logs, summarise_ingestion
 from labelcraft.pipelines.namespacing import per_source
 from labelcraft.sources import SOURCES
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Raw KuaiRand-format files -> ``interactions``, ``rejected_rows``, ``ingestion_report``."""
+    """Raw KuaiRand-format files -> ``interactions``, ``rejected_rows``, ``ingestion_report``.
+
+    ``ingestion_metrics`` holds the report's row counts as run metrics (logged to MLflow).
+    """
     template = Pipeline(
         [
             Node(
@@ -16,7 +19,13 @@ def create_pipeline(**kwargs) -> Pipeline:
                 inputs=["raw_logs", "raw_videos", "raw_users"],
                 outputs=["interactions", "rejected_rows", "ingestion_report"],
                 name="ingest_logs",
-            )
+            ),
+            Node(
+                summarise_ingestion,
+                inputs="ingestion_report",
+                outputs="ingestion_metrics",
+                name="summarise_ingestion",
+            ),
         ]
     )
     return per_source(template, SOURCES, stage="ingestion")

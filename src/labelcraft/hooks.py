@@ -1,0 +1,47 @@
+"""Project hook: tag each MLflow run with its data source(s) and the git commit that ran.
+
+kedro-mlflow opens one MLflow run per ``kedro run`` and logs parameters and the MLflow datasets
+of ``conf/base/catalog_mlflow.yml``; run tags have no dataset, so this hook adds them. It acts
+once, in ``before_pipeline_run`` (after kedro-mlflow has started the run, in the main process),
+so it works with every runner and a run that fails later keeps its tags.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from kedro.framework.hooks import hook_impl
+from kedro.pipeline import Pipeline
+
+from labelcraft.sources import SOURCES
+from labelcraft.tracking import DATA_SOURCE_TAG, data_sources, git_state
+
+logger = logging.getLogger(__name__)
+
+CODE_DIR = Path(__file__).resolve().parent
+"""The package's folder: the git commit recorded is that of the code that ran."""
+
+
+class RunTagsHook:
+    """Set ``data_source``, ``git_commit`` (+ MLflow's own commit tag) and ``git_dirty``."""
+
+    @hook_impl(trylast=True)  # after kedro-mlflow's before_pipeline_run has opened the run
+    def before_pipeline_run(self, run_params: dict[str, Any], pipeline: Pipeline) -> None:
+        """Tag the active MLflow run; do nothing when tracking is off for this pipeline."""
+        if mlflow.active_run() is None:
+            logger.info("No active MLflow run: run tags not set")
+            return
+        sources = data_sources((node.namespace for node in pipeline.nodes), SOURCES)
+        tags = {DATA_SOURCE_TAG: ",".join(sources) or "none"}
+        state = git_state(CODE_DIR)
+        if state is not None:
+            tags |= {
+                "git_commit": state.commit,
+                "mlflow.source.git.commit": state.commit,
+                "git_dirty": str(state.dirty).lower(),
+            }
+        mlflow.set_tags(tags)
+        logger.info("MLflow run tags: %s", tags)

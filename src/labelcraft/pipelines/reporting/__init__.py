@@ -1,0 +1,5 @@
+"""Reporting stage pipeline."""
+
+from labelcraft.pipelines.reporting.pipeline import create_pipeline
+
+__all__ = ["create_pipeline"]

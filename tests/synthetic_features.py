@@ -1,0 +1,52 @@
+"""A tiny synthetic feature set (features stage outputs) for training and experiment tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from labelcraft.features import FeatureParams, FeatureSet, build_features
+
+FLAGS = ("is_like", "is_follow", "is_comment", "is_forward", "is_hate", "long_view")
+TINY_PARAMS = FeatureParams(
+    test_days=2, valid_days=2, num_duration_buckets=4, history_length=8, min_items=5
+)
+
+
+def tiny_interactions(
+    n_users: int = 12, n_videos: int = 30, n_days: int = 6, per_day: int = 4, seed: int = 0
+) -> pd.DataFrame:
+    """Typed `interactions` of `n_users` users with `per_day` rows per day over `n_days` days.
+
+    Watch time depends on a hidden user x video affinity, so a model has something to learn;
+    every split has users with more than `TINY_PARAMS.min_items` rows.
+    """
+    rng = np.random.default_rng(seed)
+    n = n_users * n_days * per_day
+    user = np.repeat(np.arange(1, n_users + 1), n_days * per_day)
+    day = np.tile(np.repeat(np.arange(n_days), per_day), n_users)
+    video = rng.integers(1, n_videos + 1, n)
+    affinity = np.sin(user * 0.7 + video * 1.3)
+    duration_ms = rng.integers(5, 120, n_videos + 1)[video] * 1000
+    share = 1.0 / (1.0 + np.exp(-3.0 * affinity + rng.normal(0, 0.5, n)))
+    play_ms = (share * duration_ms).astype(np.int64)
+    frame = pd.DataFrame(
+        {
+            "user_id": user.astype(np.int64),
+            "video_id": video.astype(np.int64),
+            "date": (20240101 + day).astype(np.int32),
+            "time_ms": (day * 86_400_000 + rng.integers(0, 86_000_000, n)).astype(np.int64),
+            "play_time_ms": play_ms,
+            "duration_ms": duration_ms.astype(np.int64),
+            "first_tag": pd.array(video % 5, dtype="Int64"),
+        }
+    )
+    for flag in (*FLAGS, "is_profile_enter"):
+        frame[flag] = (rng.random(n) < 0.1 + 0.3 * (affinity > 0.5)).astype(np.int8)
+    frame["long_view"] = (play_ms >= np.minimum(duration_ms, 18_000)).astype(np.int8)
+    return frame
+
+
+def tiny_features(seed: int = 0, **kwargs: int) -> FeatureSet:
+    """`build_features` of `tiny_interactions(seed=seed, **kwargs)` with `TINY_PARAMS`."""
+    return build_features(tiny_interactions(seed=seed, **kwargs), TINY_PARAMS)

@@ -1,0 +1,244 @@
+"""What a `kedro run` logs to MLflow, read back from a temporary store with ``MlflowClient``.
+
+The suite's one default run (``default_run`` in conftest.py, ``test`` environment) serves every
+test; the last test makes a run fail in the features stage, in its own copy, and checks it is
+FAILED and kept its logs. Unit tests of the pure helpers (metric names, git state) come first.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from mlflow import MlflowClient
+from mlflow.entities import Run, RunStatus
+
+import labelcraft
+from labelcraft.tracking import data_sources, feature_metrics, git_state, ingestion_metrics
+from labelcraft.tracking.metrics import metric_name
+from tests.conftest import OWN_STORE, project_environment, run_session, tracking_uri
+
+pytestmark = pytest.mark.e2e
+
+EXPERIMENT = "labelcraft"  # conf/base/mlflow.yml
+
+
+# ---------------------------------------------------------------- pure helpers
+def test_ingestion_metrics_flatten_reasons_into_valid_names() -> None:
+    """Reasons like ``null:user_id`` become ``rejected.null.user_id``; counts are floats."""
+    report = {
+        "input_rows": 10,
+        "kept_rows": 7,
+        "rejected_rows": 3,
+        "rejected_by_reason": {"null:user_id": 2, "exact_duplicate": 1},
+    }
+    assert ingestion_metrics(report) == {
+        "input_rows": 10.0,
+        "kept_rows": 7.0,
+        "rejected_rows": 3.0,
+        "rejected.null.user_id": 2.0,
+        "rejected.exact_duplicate": 1.0,
+    }
+
+
+@pytest.mark.parametrize(
+    ("kept", "by_reason", "message"),
+    [(8, {"exact_duplicate": 3}, "kept \\+ rejected"), (7, {"exact_duplicate": 2}, "add up")],
+)
+def test_ingestion_metrics_reject_counts_that_do_not_add_up(
+    kept: int, by_reason: dict[str, int], message: str
+) -> None:
+    """A report whose rows do not add up is an error, not a metric."""
+    report = {
+        "input_rows": 10,
+        "kept_rows": kept,
+        "rejected_rows": 3,
+        "rejected_by_reason": by_reason,
+    }
+    with pytest.raises(ValueError, match=message):
+        ingestion_metrics(report)
+
+
+def test_feature_metrics_names() -> None:
+    """Rows per split, evaluation users and vocabulary sizes from a (hand-made) feature spec."""
+    spec = {
+        "num_rows": 9,
+        "split_rows": {"train": 5, "valid": 2, "test": 2},
+        "eval_users": {"valid": 1, "test": 0},
+        "vocab_sizes": {"user": 4, "video": 6},
+        "duration_buckets": {"requested": 64, "effective": 3},
+    }
+    assert feature_metrics(spec) == {
+        "rows": 9.0,
+        "rows.train": 5.0,
+        "rows.valid": 2.0,
+        "rows.test": 2.0,
+        "eval_users.valid": 1.0,
+        "eval_users.test": 0.0,
+        "vocab.user": 4.0,
+        "vocab.video": 6.0,
+        "duration_buckets": 3.0,
+    }
+
+
+def test_metric_name_replaces_characters_mlflow_rejects() -> None:
+    """``:`` and other characters outside ``[\\w./\\- ]`` become ``.``."""
+    assert metric_name("rejected", "negative:play_time_ms") == "rejected.negative.play_time_ms"
+    assert metric_name("a b", "c-d/e") == "a b.c-d/e"
+    assert metric_name("x@y") == "x.y"
+
+
+def test_data_sources_from_namespaces() -> None:
+    """Top-level namespaces that are sources, sorted; others and ``None`` are ignored."""
+    namespaces = ["simulated", None, "kuairand.training", "reporting", "simulated"]
+    assert data_sources(namespaces, ("simulated", "kuairand")) == ["kuairand", "simulated"]
+    assert data_sources([None], ("simulated",)) == []
+
+
+def test_git_state_outside_a_checkout_is_none(tmp_path: Path) -> None:
+    """A folder outside any git work tree gives no commit (the run is simply not tagged)."""
+    assert git_state(tmp_path) is None
+
+
+# ---------------------------------------------------------------- one tracked default run
+@dataclass(frozen=True)
+class TrackedRun:
+    """The project copy, a client on its store, and the run of ``kedro run`` (default)."""
+
+    project: Path
+    client: MlflowClient
+    run: Run
+
+
+def _runs(client: MlflowClient) -> list[Run]:
+    experiment = client.get_experiment_by_name(EXPERIMENT)
+    assert experiment is not None, f"no MLflow experiment {EXPERIMENT!r} in the temporary store"
+    return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+@pytest.fixture(scope="module")
+def tracked(default_run: Path) -> TrackedRun:
+    """The shared default run (conftest.py) and a client on its MLflow store."""
+    client = MlflowClient(tracking_uri=tracking_uri(default_run))
+    runs = _runs(client)
+    assert len(runs) == 1, [r.info.run_name for r in runs]
+    return TrackedRun(default_run, client, runs[0])
+
+
+def _read_json(project: Path, relative: str) -> dict:
+    return json.loads((project / relative).read_text())
+
+
+def test_run_finished_in_the_temporary_store(tracked: TrackedRun) -> None:
+    """One FINISHED run named after the pipeline, in the copy's store, not the project's."""
+    run = tracked.run
+    assert run.info.status == RunStatus.to_string(RunStatus.FINISHED)
+    assert run.info.run_name == "__default__"
+    assert (tracked.project / "mlflow.db").is_file()
+    assert str(tracked.project) in run.info.artifact_uri
+    assert OWN_STORE.resolve() != (tracked.project / "mlflow.db").resolve()
+
+
+def test_params_are_flattened(tracked: TrackedRun) -> None:
+    """Node parameters land as ``<group>.<key>`` with the values of the ``test`` environment."""
+    params = tracked.run.data.params
+    assert params["simulation.n_users"] == "300"  # conf/test overrides the base 3000
+    assert params["simulation.seed"] == "7"
+    assert params["features.test_days"] == "3"
+    assert params["features.history_length"] == "100"
+    assert params["calibration_factor"] == "1.5"
+
+
+def test_tags_name_source_and_commit(tracked: TrackedRun) -> None:
+    """``data_source`` is the run's namespace; git tags match the checkout the code came from."""
+    tags = tracked.run.data.tags
+    assert tags["data_source"] == "simulated"
+    code_dir = Path(labelcraft.__file__).resolve().parent
+    head = subprocess.run(
+        ["git", "rev-parse", "HEAD"], cwd=code_dir, capture_output=True, text=True, check=False
+    )
+    if head.returncode != 0:  # installed outside a git checkout: no commit to record
+        assert "git_commit" not in tags
+        return
+    assert tags["git_commit"] == head.stdout.strip()
+    assert tags["mlflow.source.git.commit"] == head.stdout.strip()
+    assert tags["git_dirty"] in {"true", "false"}
+
+
+def test_ingestion_counts_are_metrics(tracked: TrackedRun) -> None:
+    """Kept / rejected rows (and per reason) equal the ingestion report written by the run."""
+    report = _read_json(tracked.project, "data/08_reporting/simulated/ingestion_report.json")
+    metrics = tracked.run.data.metrics
+    assert metrics["simulated.ingestion.input_rows"] == report["input_rows"]
+    assert metrics["simulated.ingestion.kept_rows"] == report["kept_rows"] > 0
+    assert metrics["simulated.ingestion.rejected_rows"] == report["rejected_rows"]
+    by_reason = {
+        key: value
+        for key, value in metrics.items()
+        if key.startswith("simulated.ingestion.rejected.")
+    }
+    assert sum(by_reason.values()) == report["rejected_rows"]
+    history = tracked.client.get_metric_history(
+        tracked.run.info.run_id, "simulated.ingestion.kept_rows"
+    )
+    assert [point.step for point in history] == [0]
+
+
+def test_feature_counts_are_metrics(tracked: TrackedRun) -> None:
+    """Rows per split add up to the kept rows; eval users match the feature spec."""
+    spec = _read_json(tracked.project, "data/04_feature/simulated/feature_spec.json")
+    metrics = tracked.run.data.metrics
+    splits = [metrics[f"simulated.features.rows.{split}"] for split in ("train", "valid", "test")]
+    assert min(splits) > 0
+    assert sum(splits) == metrics["simulated.features.rows"]
+    assert metrics["simulated.features.rows"] == metrics["simulated.ingestion.kept_rows"]
+    for split in ("valid", "test"):
+        assert metrics[f"simulated.features.eval_users.{split}"] == spec["eval_users"][split]
+    assert metrics["simulated.features.vocab.video"] == spec["vocab_sizes"]["video"]
+
+
+def test_reports_are_artifacts(tracked: TrackedRun, tmp_path: Path) -> None:
+    """The reports and the feature spec are logged under ``simulated/`` with the saved content."""
+    run_id = tracked.run.info.run_id
+    names = {Path(item.path).name for item in tracked.client.list_artifacts(run_id, "simulated")}
+    assert {"ingestion_report.json", "calibration_report.json", "feature_spec.json"} <= names
+    downloaded = tracked.client.download_artifacts(
+        run_id, "simulated/calibration_report.json", str(tmp_path)
+    )
+    calibration = json.loads(Path(downloaded).read_text())
+    local = _read_json(tracked.project, "data/08_reporting/simulated/calibration_report.json")
+    assert calibration == local
+    assert calibration["rows"], "the calibration table is empty"
+
+
+def test_failed_run_is_marked_failed_and_keeps_its_logs(
+    tracked: TrackedRun, tmp_path: Path
+) -> None:
+    """A run failing in the features stage is FAILED yet keeps what it logged before failing.
+
+    In a fresh project copy holding the default run's data files (and an empty MLflow store), it
+    restarts from ingestion with a feature parameter the features stage rejects: the ingestion
+    report (saved by ``ingest_logs``, which must run first), the tags and the parameters are
+    kept; the features' metrics never come.
+    """
+    with project_environment(tmp_path / "project") as project:
+        shutil.copytree(tracked.project / "data", project / "data")
+        with pytest.raises(ValueError, match="history_length"):
+            run_session(
+                project,
+                "__default__",
+                runtime_params={"features": {"history_length": 0}},
+                from_nodes=["simulated.ingest_logs"],
+            )
+        client = MlflowClient(tracking_uri=tracking_uri(project))
+        (failed,) = _runs(client)
+        artifacts = client.list_artifacts(failed.info.run_id, "simulated")
+    assert failed.info.status == RunStatus.to_string(RunStatus.FAILED)
+    assert failed.data.params["features.history_length"] == "0"
+    assert failed.data.tags["data_source"] == "simulated"
+    assert not any(key.startswith("simulated.features.") for key in failed.data.metrics)
+    assert "ingestion_report.json" in {Path(item.path).name for item in artifacts}

@@ -1,0 +1,152 @@
+"""Kedro-Viz static export: ``kedro viz build`` of a project copy, checked through its JSON.
+
+The build writes ``build/`` in the working directory (the CLI has no target option), so it runs
+in a throw-away project copy. ``build/api/main`` and ``build/api/pipelines/<id>`` hold each
+pipeline's graph (nodes, edges, tags, layers, namespaces); ``build/api/nodes/<id>`` one node's
+details. The CLI reports failures as a message with exit code 0, so the files are the evidence.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from labelcraft.sources import KUAIRAND, SIMULATED, SOURCES
+from tests.conftest import project_environment
+
+pytestmark = pytest.mark.e2e
+
+BUILD_TIMEOUT_S = 300
+
+STAGE_NODES = {
+    "simulation": ("simulate_kuairand_logs", "check_calibration"),
+    "ingestion": ("ingest_logs", "summarise_ingestion"),
+    "features": ("build_model_inputs", "summarise_features"),
+}
+"""Node names of each stage pipeline, before the source namespace."""
+
+STAGE_SOURCES = {"simulation": (SIMULATED,), "ingestion": SOURCES, "features": SOURCES}
+
+LAYERS = ["raw", "intermediate", "feature", "model_input", "reporting"]
+"""Kedro-Viz layers of the catalog, in data-flow order."""
+
+
+@pytest.fixture(scope="module")
+def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """``build/api`` of ``kedro viz build`` in a fresh project copy."""
+    with project_environment(tmp_path_factory.mktemp("viz_project")) as project:
+        done = subprocess.run(
+            [sys.executable, "-m", "kedro", "viz", "build"],
+            cwd=project,
+            capture_output=True,
+            text=True,
+            timeout=BUILD_TIMEOUT_S,
+            check=False,
+        )
+        api_dir = project / "build" / "api"
+        assert done.returncode == 0 and (api_dir / "main").is_file(), (
+            f"kedro viz build failed (exit {done.returncode}):\n{done.stdout[-3000:]}\n"
+            f"{done.stderr[-3000:]}"
+        )
+        yield api_dir
+
+
+def _graph(api: Path, pipeline: str) -> dict[str, Any]:
+    return json.loads((api / "pipelines" / pipeline).read_text())
+
+
+def _tasks(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    """Task nodes of a pipeline graph by full (namespaced) name."""
+    return {node["full_name"]: node for node in graph["nodes"] if node["type"] == "task"}
+
+
+def _expected_tasks(source: str) -> set[str]:
+    return {
+        f"{source}.{name}"
+        for stage, names in STAGE_NODES.items()
+        if source in STAGE_SOURCES[stage]
+        for name in names
+    }
+
+
+def test_every_pipeline_is_exported(api: Path) -> None:
+    """The default, both source and the three stage pipelines are listed and written."""
+    main = json.loads((api / "main").read_text())
+    listed = {pipeline["id"] for pipeline in main["pipelines"]}
+    expected = {"__default__", SIMULATED, KUAIRAND, *STAGE_NODES}
+    assert expected <= listed
+    assert main["selected_pipeline"] == "__default__"
+    for pipeline in listed:
+        assert (api / "pipelines" / pipeline).is_file(), pipeline
+
+
+@pytest.mark.parametrize("source", SOURCES)
+def test_source_pipeline_holds_its_namespace_only(api: Path, source: str) -> None:
+    """A source's pipeline has every stage node of that source and nothing of another source."""
+    graph = _graph(api, source)
+    tasks = _tasks(graph)
+    assert _expected_tasks(source) <= set(tasks)
+    for full_name, node in tasks.items():
+        assert full_name.startswith(f"{source}."), full_name
+        assert node["modular_pipelines"] == [source], full_name
+        assert full_name == f"{source}.{node['name']}"  # the readable name drops the namespace
+    data_names = [node["name"] for node in graph["nodes"] if node["type"] == "data"]
+    assert data_names and all(name.startswith(f"{source}.") for name in data_names)
+    assert source in graph["modular_pipelines"]
+    other = {s for s in SOURCES if s != source}
+    assert not other & set(graph["modular_pipelines"])
+
+
+def test_default_pipeline_is_the_simulated_source(api: Path) -> None:
+    """``__default__`` shows the same nodes as ``simulated``."""
+    assert set(_tasks(_graph(api, "__default__"))) == set(_tasks(_graph(api, SIMULATED)))
+
+
+@pytest.mark.parametrize("stage", list(STAGE_NODES))
+def test_stage_pipeline_groups_sources_and_tags_nodes(api: Path, stage: str) -> None:
+    """A stage pipeline holds its nodes once per source, each tagged with the stage."""
+    graph = _graph(api, stage)
+    tasks = _tasks(graph)
+    expected = {f"{s}.{name}" for s in STAGE_SOURCES[stage] for name in STAGE_NODES[stage]}
+    assert set(tasks) == expected
+    assert all(stage in node["tags"] for node in tasks.values())
+    assert {tag["id"] for tag in graph["tags"]} >= {stage}
+    assert set(STAGE_SOURCES[stage]) <= set(graph["modular_pipelines"])
+
+
+@pytest.mark.parametrize("pipeline", [*STAGE_NODES, *SOURCES])
+def test_datasets_sit_in_layers_in_data_flow_order(api: Path, pipeline: str) -> None:
+    """Every dataset of the stages has a layer; source pipelines order the layers by data flow."""
+    graph = _graph(api, pipeline)
+    unlayered = [n["name"] for n in graph["nodes"] if n["type"] == "data" and not n.get("layer")]
+    if pipeline in STAGE_NODES:
+        assert not unlayered, f"datasets without a kedro-viz layer: {unlayered}"
+    else:
+        order = [layer for layer in graph["layers"] if layer in LAYERS]
+        assert order == LAYERS
+
+
+def test_node_details_show_code_and_parameters(api: Path) -> None:
+    """The detail file of ``simulated.build_model_inputs`` has its code, file and parameters."""
+    node = _tasks(_graph(api, SIMULATED))[f"{SIMULATED}.build_model_inputs"]
+    details = json.loads((api / "nodes" / node["id"]).read_text())
+    assert "def build_model_inputs" in details["code"]
+    assert details["filepath"].endswith("pipelines/features/nodes.py")
+    assert details["parameters"]["features"]["history_length"] == 100
+    assert f"{SIMULATED}.model_inputs" in details["outputs"]
+    assert "simulated.build_model_inputs" in details["run_command"]
+
+
+def test_mlflow_datasets_are_visible(api: Path) -> None:
+    """The datasets logged to MLflow appear with their kedro-mlflow types."""
+    graph = _graph(api, SIMULATED)
+    types = {n["name"]: n["dataset_type"] for n in graph["nodes"] if n["type"] == "data"}
+    assert "MlflowMetricsHistoryDataset" in types[f"{SIMULATED}.ingestion_metrics"]
+    assert "MlflowMetricsHistoryDataset" in types[f"{SIMULATED}.feature_metrics"]
+    assert "mlflow_artifact_dataset" in types[f"{SIMULATED}.calibration_report"]
