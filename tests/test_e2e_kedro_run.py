@@ -71,8 +71,12 @@ def test_kuairand_run_accounts_for_every_row(
     assert spec["history_length"] == 100
     assert_rule_reports(data / "08_reporting/kuairand", truth=False)
     client = MlflowClient(tracking_uri(project_copy))
-    (run,) = client.search_runs([client.get_experiment_by_name("labelcraft").experiment_id])
+    runs = client.search_runs([client.get_experiment_by_name("labelcraft").experiment_id])
+    (run,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert run.data.tags["data_source"] == "kuairand"
+    children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == run.info.run_id]
+    assert len(children) == len(ALL_METHODS)  # conf/test: one seed
+    assert {child.data.tags["data_source"] for child in children} == {"kuairand"}
     by_reason = rejected["reason"].value_counts()
     for reason, count in by_reason.items():
         metric = f"kuairand.ingestion.rejected.{reason.replace(':', '.')}"

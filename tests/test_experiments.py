@@ -13,6 +13,7 @@ from labelcraft.experiments import (
     ALL_METHODS,
     RANDOM,
     ExperimentConfig,
+    SeedRun,
     leaderboard_markdown,
     run_rule_experiment,
     satisfaction_gains,
@@ -71,11 +72,18 @@ def test_config_defaults_and_rejections() -> None:
 # ---------------------------------------------------------------- experiment end to end
 
 
+SEED_RUNS: list[SeedRun] = []
+
+
 @pytest.fixture(scope="module")
 def experiment():
-    """Every method x 2 seeds on tiny features; records the train feedback each fit saw."""
+    """Every method x 2 seeds on tiny features; records the train feedback each fit saw.
+
+    The seed runs handed to the `on_seed_run` callback are kept in `SEED_RUNS`.
+    """
     features = tiny_features(seed=1)
     fitted_on: list[int] = []
+    SEED_RUNS.clear()
 
     def spy(method, train_feedback, rule_params=None):
         fitted_on.append(len(train_feedback))
@@ -90,6 +98,7 @@ def experiment():
             features.eval_groups_test,
             features.feature_spec,
             ExperimentConfig.from_dict(TINY),
+            on_seed_run=SEED_RUNS.append,
         )
     return features, result, fitted_on
 
@@ -349,3 +358,24 @@ def test_leaderboard_markdown() -> None:
     assert with_truth[4].endswith("| AUC long view | SAT NDCG@10 |")
     assert with_truth[6].endswith("| **0.8000 ± 0.0100 [0.7900, 0.8100]** |")
     assert with_truth[-1] == "SAT_NDCG@10: latent satisfaction."
+
+
+def test_seed_runs_match_the_reports_and_histories(experiment) -> None:
+    """One callback per trained method x seed: its history, final metrics, seed-0 weights."""
+    _, result, _ = experiment
+    assert [(run.method, run.seed) for run in SEED_RUNS] == [
+        (method, seed) for method in ALL_METHODS for seed in (0, 1)
+    ]
+    for run in SEED_RUNS:
+        rows = result.histories[
+            (result.histories["method"] == run.method) & (result.histories["seed"] == run.seed)
+        ]
+        assert [entry["epoch"] for entry in run.history] == rows["epoch"].tolist()
+        assert run.best_epoch == int(rows.loc[rows["best"], "epoch"].iloc[0])
+        assert run.backbone == "din"
+        index = run.seed  # seeds (0, 1)
+        for split, report in (("valid", result.valid_metrics), ("test", result.test_metrics)):
+            assert run.final[split] == report["methods"][run.method]["per_seed"][index]["metrics"]
+        assert (run.state_dict is not None) == (run.seed == 0)
+    weights = SEED_RUNS[0].state_dict
+    assert weights and all(value.requires_grad is False for value in weights.values())

@@ -13,18 +13,24 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
+import mlflow
+import pandas as pd
 import pytest
+import torch
 from mlflow import MlflowClient
 from mlflow.entities import Run, RunStatus
 
 import labelcraft
+from labelcraft.experiments import ALL_METHODS
 from labelcraft.tracking import data_sources, feature_metrics, git_state, ingestion_metrics
+from labelcraft.tracking.child_runs import MlflowSeedRuns, curve_metrics, final_metrics
 from labelcraft.tracking.metrics import metric_name
 from tests.conftest import OWN_STORE, project_environment, run_session, tracking_uri
 
 pytestmark = pytest.mark.e2e
 
 EXPERIMENT = "labelcraft"  # conf/base/mlflow.yml
+PARENT_TAG = "mlflow.parentRunId"
 
 
 # ---------------------------------------------------------------- pure helpers
@@ -104,6 +110,20 @@ def test_git_state_outside_a_checkout_is_none(tmp_path: Path) -> None:
     assert git_state(tmp_path) is None
 
 
+def test_curve_and_final_metric_names() -> None:
+    """Per-epoch ``train_loss`` / ``valid.<metric>``; final ``final.<split>.<metric>``."""
+    entry = {"epoch": 2, "train_loss": 0.5, "valid_NWTG@10": 0.25, "seconds": 1.0}
+    assert curve_metrics(entry) == {"train_loss": 0.5, "valid.NWTG.10": 0.25}
+    report = {"NWTG@10": {"mean": 0.3, "ci_low": 0.1}, "AUC_EF": {"value": 0.7}}
+    assert final_metrics(report, "test") == {"final.test.NWTG.10": 0.3, "final.test.AUC_EF": 0.7}
+
+
+def test_seed_runs_are_a_no_op_without_an_active_run() -> None:
+    """Outside an MLflow run the callback logs nothing (and needs nothing of its argument)."""
+    assert mlflow.active_run() is None
+    MlflowSeedRuns("simulated")(None)  # type: ignore[arg-type]
+
+
 # ---------------------------------------------------------------- one tracked default run
 @dataclass(frozen=True)
 class TrackedRun:
@@ -114,10 +134,15 @@ class TrackedRun:
     run: Run
 
 
-def _runs(client: MlflowClient) -> list[Run]:
+def _all_runs(client: MlflowClient) -> list[Run]:
     experiment = client.get_experiment_by_name(EXPERIMENT)
     assert experiment is not None, f"no MLflow experiment {EXPERIMENT!r} in the temporary store"
     return client.search_runs([experiment.experiment_id], order_by=["attributes.start_time ASC"])
+
+
+def _runs(client: MlflowClient) -> list[Run]:
+    """The top-level runs (one per ``kedro run``), without the per-method child runs."""
+    return [run for run in _all_runs(client) if PARENT_TAG not in run.data.tags]
 
 
 @pytest.fixture(scope="module")
@@ -242,3 +267,87 @@ def test_failed_run_is_marked_failed_and_keeps_its_logs(
     assert failed.data.tags["data_source"] == "simulated"
     assert not any(key.startswith("simulated.features.") for key in failed.data.metrics)
     assert "ingestion_report.json" in {Path(item.path).name for item in artifacts}
+
+
+# ---------------------------------------------------------------- per-method child runs
+def _children(tracked: TrackedRun) -> dict[tuple[str, str], Run]:
+    """(method, seed) -> child run of the default run."""
+    children = [
+        run
+        for run in _all_runs(tracked.client)
+        if run.data.tags.get(PARENT_TAG) == tracked.run.info.run_id
+    ]
+    keyed = {(run.data.tags["method"], run.data.tags["seed"]): run for run in children}
+    assert len(keyed) == len(children), "two child runs for the same method and seed"
+    return keyed
+
+
+def test_one_tagged_child_run_per_method_and_seed(tracked: TrackedRun) -> None:
+    """conf/test trains every method with seed 0: 9 FINISHED children tagged for comparison."""
+    children = _children(tracked)
+    assert set(children) == {(method, "0") for method in ALL_METHODS}
+    for (method, _), run in children.items():
+        assert run.info.status == RunStatus.to_string(RunStatus.FINISHED)
+        assert run.data.tags["backbone"] == "din"
+        assert run.data.tags["data_source"] == "simulated"
+        assert run.info.run_name == f"simulated/{method}/seed0"
+
+
+def test_child_runs_log_the_training_curve_per_epoch(tracked: TrackedRun) -> None:
+    """train_loss and valid.<metric> have one point per epoch trained, equal to the history."""
+    history = pd.read_parquet(
+        tracked.project / "data/08_reporting/simulated/training_history.parquet"
+    )
+    for (method, seed), run in _children(tracked).items():
+        rows = history[(history["method"] == method) & (history["seed"] == int(seed))]
+        assert len(rows) > 0
+        for name, column in (("train_loss", "train_loss"), ("valid.NWTG.10", "valid_NWTG@10")):
+            points = tracked.client.get_metric_history(run.info.run_id, name)
+            assert [p.step for p in points] == rows["epoch"].tolist(), (method, name)
+            assert [p.value for p in points] == pytest.approx(rows[column].tolist())
+
+
+def test_child_runs_log_the_final_metrics(tracked: TrackedRun) -> None:
+    """Same final metric names in every child, equal to the per-seed reports of the run."""
+    reports = {
+        split: _read_json(tracked.project, f"data/08_reporting/simulated/{split}_metrics.json")
+        for split in ("valid", "test")
+    }
+    names = None
+    for (method, _), run in _children(tracked).items():
+        metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("final.")}
+        names = names or set(metrics)
+        assert set(metrics) == names
+        for split, report in reports.items():
+            (per_seed,) = report["methods"][method]["per_seed"]
+            assert metrics[f"final.{split}.NWTG.10"] == pytest.approx(
+                per_seed["metrics"]["NWTG@10"]["mean"]
+            )
+            assert metrics[f"final.{split}.AUC_EF"] == pytest.approx(
+                per_seed["metrics"]["AUC_EF"]["value"]
+            )
+    assert {"final.test.NEG.10", "final.test.DS.10", "final.valid.AUC_long_view"} <= names
+
+
+def test_seed_zero_weights_are_artifacts(tracked: TrackedRun, tmp_path: Path) -> None:
+    """Each method's seed-0 child holds its model's state dict, loadable by torch."""
+    children = _children(tracked)
+    run = children["WT", "0"]
+    path = tracked.client.download_artifacts(
+        run.info.run_id, "model/model_state_dict.pt", str(tmp_path)
+    )
+    state = torch.load(path, weights_only=True)
+    assert state and all(isinstance(value, torch.Tensor) for value in state.values())
+    for child in children.values():
+        listed = tracked.client.list_artifacts(child.info.run_id, "model")
+        assert [Path(item.path).name for item in listed] == ["model_state_dict.pt"]
+
+
+def test_plots_are_artifacts(tracked: TrackedRun) -> None:
+    """The reporting stage's PNGs are logged under ``simulated/plots``."""
+    listed = tracked.client.list_artifacts(tracked.run.info.run_id, "simulated/plots")
+    assert {Path(item.path).name for item in listed} == {
+        "training_curves.png",
+        "duration_histograms.png",
+        "leaderboard.png",
+    }

@@ -4,6 +4,8 @@ from labelcraft.experiments.config import ALL_METHODS, RANDOM, ExperimentConfig
 from labelcraft.experiments.leaderboard import format_summary, leaderboard_markdown
 from labelcraft.experiments.rules import (
     RuleExperiment,
+    SeedRun,
+    SeedRunCallback,
     method_kind,
     model_spec_from_features,
     run_rule_experiment,
@@ -17,6 +19,8 @@ __all__ = [
     "RANDOM",
     "ExperimentConfig",
     "RuleExperiment",
+    "SeedRun",
+    "SeedRunCallback",
     "format_summary",
     "leaderboard_markdown",
     "method_kind",

@@ -13,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +62,28 @@ class RuleExperiment:
     test_metrics: dict[str, Any]
     histories: pd.DataFrame
     test_scores: pd.DataFrame
+
+
+@dataclass
+class SeedRun:
+    """One trained (method, seed) of the comparison, as handed to `on_seed_run`.
+
+    history: the trainer's per-epoch dicts (epoch, train_loss, valid_<metric>..., seconds).
+    final: split ("valid", "test") -> the seed's `evaluate_rankings` report. state_dict: the
+    best model's weights for the first seed of the config, else None.
+    """
+
+    method: str
+    seed: int
+    backbone: str
+    best_epoch: int
+    history: list[dict[str, float | int]]
+    final: dict[str, dict[str, Any]]
+    state_dict: dict[str, torch.Tensor] | None
+
+
+SeedRunCallback = Callable[[SeedRun], None]
+"""Called once per trained method and seed after evaluation (e.g. to log it to a tracker)."""
 
 
 def model_spec_from_features(feature_spec: Mapping[str, Any]) -> ModelSpec:
@@ -251,15 +273,49 @@ def run_rule_experiment(
     eval_groups_test: pd.DataFrame,
     feature_spec: Mapping[str, Any],
     config: ExperimentConfig,
+    on_seed_run: SeedRunCallback | None = None,
 ) -> RuleExperiment:
     """Train and evaluate every label method of `config` for every seed (see module doc).
 
     Everything, evaluation included, runs with `config.trainer.num_threads` torch threads.
+    `on_seed_run`, when given, receives one `SeedRun` per trained method and seed.
     """
     with torch_threads(config.trainer.num_threads):
-        return _run_experiment(
+        experiment, seed_runs = _run_experiment(
             model_inputs, feedback, eval_groups_valid, eval_groups_test, feature_spec, config
         )
+    if on_seed_run is not None:
+        for seed_run in seed_runs:
+            on_seed_run(seed_run)
+    return experiment
+
+
+def _seed_runs(
+    experiment: RuleExperiment,
+    histories: Mapping[tuple[str, int], list[dict[str, float | int]]],
+    states: Mapping[str, dict[str, torch.Tensor]],
+    config: ExperimentConfig,
+) -> list[SeedRun]:
+    """One `SeedRun` per trained (method, seed), final metrics taken from the split reports."""
+    reports = {"valid": experiment.valid_metrics, "test": experiment.test_metrics}
+    runs = []
+    for method, seed in histories:
+        index = config.seeds.index(seed)
+        per_seed = {
+            split: report["methods"][method]["per_seed"][index] for split, report in reports.items()
+        }
+        runs.append(
+            SeedRun(
+                method=method,
+                seed=seed,
+                backbone=config.model,
+                best_epoch=int(per_seed["test"]["best_epoch"]),
+                history=histories[method, seed],
+                final={split: entry["metrics"] for split, entry in per_seed.items()},
+                state_dict=states.get(method) if index == 0 else None,
+            )
+        )
+    return runs
 
 
 def _run_experiment(
@@ -269,8 +325,8 @@ def _run_experiment(
     eval_groups_test: pd.DataFrame,
     feature_spec: Mapping[str, Any],
     config: ExperimentConfig,
-) -> RuleExperiment:
-    """`run_rule_experiment` inside its thread setting."""
+) -> tuple[RuleExperiment, list[SeedRun]]:
+    """`run_rule_experiment` inside its thread setting; the experiment and its seed runs."""
     trainer = config.trainer.resolve_history_length(feature_spec["history_length"])
     tensors = InteractionTensors.from_frames(model_inputs, feedback)
     train_rows = torch.nonzero(tensors.split == TRAIN).flatten()
@@ -293,6 +349,8 @@ def _run_experiment(
     scores: dict[str, dict[str, list[torch.Tensor]]] = {"valid": {}, "test": {}}
     best_epochs: dict[str, list[int]] = {}
     history_rows: list[dict[str, Any]] = []
+    histories: dict[tuple[str, int], list[dict[str, float | int]]] = {}
+    states: dict[str, dict[str, torch.Tensor]] = {}
     runs = tqdm(total=len(config.methods) * len(config.seeds), desc="label methods x seeds")
     for method in config.methods:
         fitted = fit_labels(method, train_feedback, config.rule_params)
@@ -307,6 +365,10 @@ def _run_experiment(
             scores["valid"][method].append(result.best_scores)
             scores["test"][method].append(test_scores)
             best_epochs[method].append(result.best_epoch)
+            histories[method, seed] = result.history
+            if seed == config.seeds[0]:
+                weights = result.model.state_dict()
+                states[method] = {name: value.detach().clone() for name, value in weights.items()}
             history_rows += [
                 {
                     "method": method,
@@ -321,9 +383,10 @@ def _run_experiment(
     for name, eval_set in (("valid", valid), ("test", test)):
         scores[name][RANDOM] = [random_scores(eval_set.groups.mask, seed) for seed in config.seeds]
     used = dataclasses.replace(config, trainer=trainer)
-    return RuleExperiment(
+    experiment = RuleExperiment(
         valid_metrics=split_report("valid", valid, scores["valid"], best_epochs, used),
         test_metrics=split_report("test", test, scores["test"], best_epochs, used),
         histories=pd.DataFrame(history_rows),
         test_scores=_long_scores(test, scores["test"], config.seeds),
     )
+    return experiment, _seed_runs(experiment, histories, states, config)

@@ -1,6 +1,7 @@
 """What a run records about itself in MLflow: run metrics from reports, provenance tags.
 
-Plain modules (no Kedro, no MLflow imports): the Kedro nodes and the project hook call them.
+Plain modules (no Kedro imports): the Kedro nodes and the project hook call them. Only
+`labelcraft.tracking.child_runs` imports MLflow (and is not imported here).
 """
 
 from labelcraft.tracking.metrics import feature_metrics, ingestion_metrics, metric_items

@@ -7,6 +7,7 @@ from typing import Any
 import pandas as pd
 
 from labelcraft.experiments import ExperimentConfig, run_rule_experiment
+from labelcraft.tracking.child_runs import MlflowSeedRuns
 
 
 def train_label_rules(
@@ -16,8 +17,13 @@ def train_label_rules(
     eval_groups_test: pd.DataFrame,
     feature_spec: dict[str, Any],
     params: dict[str, Any],
+    *,
+    source: str,
 ) -> tuple[dict[str, Any], dict[str, Any], pd.DataFrame, pd.DataFrame]:
-    """Valid and test metrics, per-epoch histories and test scores of every label method."""
+    """Valid and test metrics, per-epoch histories and test scores of every label method.
+
+    Each method and seed is also logged as an MLflow child run of the active run (if any).
+    """
     result = run_rule_experiment(
         model_inputs,
         feedback,
@@ -25,5 +31,6 @@ def train_label_rules(
         eval_groups_test,
         feature_spec,
         ExperimentConfig.from_dict(params),
+        on_seed_run=MlflowSeedRuns(source),
     )
     return result.valid_metrics, result.test_metrics, result.histories, result.test_scores

@@ -1,5 +1,7 @@
 """Training stage: the label-rule comparison, instantiated for every data source."""
 
+from functools import partial, update_wrapper
+
 from kedro.pipeline import Node, Pipeline
 
 from labelcraft.pipelines.namespacing import per_source
@@ -7,12 +9,13 @@ from labelcraft.pipelines.training.nodes import train_label_rules
 from labelcraft.sources import SOURCES
 
 
-def create_pipeline(**kwargs) -> Pipeline:
-    """Model inputs -> per-method metrics (valid, test), training histories and test scores."""
-    template = Pipeline(
+def _template(source: str) -> Pipeline:
+    """The stage for one source; the node knows its source to tag its MLflow child runs."""
+    train = update_wrapper(partial(train_label_rules, source=source), train_label_rules)
+    return Pipeline(
         [
             Node(
-                train_label_rules,
+                train,
                 inputs=[
                     "model_inputs",
                     "feedback",
@@ -26,4 +29,11 @@ def create_pipeline(**kwargs) -> Pipeline:
             )
         ]
     )
-    return per_source(template, SOURCES, stage="training")
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Model inputs -> per-method metrics (valid, test), training histories and test scores."""
+    return sum(
+        (per_source(_template(source), [source], stage="training") for source in SOURCES),
+        Pipeline([]),
+    )

@@ -1,0 +1,80 @@
+"""One MLflow child run per trained label method and seed, nested under the active run.
+
+Used as the `on_seed_run` callback of `labelcraft.experiments.run_rule_experiment`. Without an
+active MLflow run (plain scripts, tracking disabled) it does nothing, so callers need no MLflow.
+Every child run has the same metric names, so the MLflow compare view lines methods up:
+per-epoch curves ``train_loss`` and ``valid.<metric>`` (step = epoch), final metrics
+``final.<split>.<metric>`` (``NWTG.10``, ``AUC_EF`` ...).
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import mlflow
+import torch
+
+from labelcraft.tracking.metrics import metric_name
+from labelcraft.tracking.provenance import DATA_SOURCE_TAG
+
+if TYPE_CHECKING:
+    from labelcraft.experiments import SeedRun
+
+logger = logging.getLogger(__name__)
+
+SUMMARY_VALUE = "mean"
+"""Field of a top-k metric summary logged as its final value (AUCs log their ``value``)."""
+WEIGHTS_ARTIFACT = "model_state_dict.pt"
+
+
+def final_metrics(report: Mapping[str, Mapping[str, Any]], split: str) -> dict[str, float]:
+    """``final.<split>.<metric>`` of one `evaluate_rankings` report (mean, or AUC value)."""
+    return {
+        metric_name("final", split, name): float(entry.get(SUMMARY_VALUE, entry.get("value")))
+        for name, entry in report.items()
+    }
+
+
+def curve_metrics(entry: Mapping[str, float | int]) -> dict[str, float]:
+    """Per-epoch metrics of one history entry: ``train_loss`` and ``valid.<metric>``."""
+    metrics = {"train_loss": float(entry["train_loss"])}
+    for key, value in entry.items():
+        if key.startswith("valid_"):
+            metrics[metric_name("valid", key.removeprefix("valid_"))] = float(value)
+    return metrics
+
+
+class MlflowSeedRuns:
+    """Callback logging each `SeedRun` as a child run tagged method, backbone, data_source, seed."""
+
+    def __init__(self, data_source: str) -> None:
+        self.data_source = data_source
+
+    def __call__(self, run: SeedRun) -> None:
+        """Log `run` in a nested child run; a no-op when no MLflow run is active."""
+        if mlflow.active_run() is None:
+            return
+        tags = {
+            "method": run.method,
+            "backbone": run.backbone,
+            DATA_SOURCE_TAG: self.data_source,
+            "seed": str(run.seed),
+        }
+        name = f"{self.data_source}/{run.method}/seed{run.seed}"
+        with mlflow.start_run(run_name=name, nested=True, tags=tags):
+            for entry in run.history:
+                mlflow.log_metrics(curve_metrics(entry), step=int(entry["epoch"]))
+            final = {"best_epoch": float(run.best_epoch)}
+            for split, report in run.final.items():
+                final |= final_metrics(report, split)
+            mlflow.log_metrics(final)
+            if run.state_dict is not None:
+                with tempfile.TemporaryDirectory() as folder:
+                    path = Path(folder) / WEIGHTS_ARTIFACT
+                    torch.save(run.state_dict, path)
+                    mlflow.log_artifact(str(path), artifact_path="model")
+        logger.info("Logged MLflow child run %s", name)
