@@ -22,19 +22,15 @@ import logging
 import time
 from pathlib import Path
 
-import pandas as pd
 import torch
 from bench_din_epoch import one_epoch
+from kuairand_features import load_kuairand_features
 
-from labelcraft.experiments.rules import model_spec_from_features
-from labelcraft.features.split import TRAIN
-from labelcraft.features.tensors import InteractionTensors
 from labelcraft.labels import fit_labels
 from labelcraft.meta.training import LabelCraftConfig, train_labelcraft
-from labelcraft.training import EvalSet, build_seeded_model, score_groups
+from labelcraft.training import build_seeded_model, score_groups
 
 logger = logging.getLogger("bench_labelcraft_epoch")
-DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def main() -> None:
@@ -47,15 +43,9 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
-    folder = DATA / "05_model_input" / "kuairand"
-    feedback = pd.read_parquet(folder / "feedback.parquet")
-    tensors = InteractionTensors.from_frames(pd.read_parquet(folder / "model_inputs.parquet"),
-                                             feedback)
-    feature_spec = json.loads((DATA / "04_feature/kuairand/feature_spec.json").read_text())
-    spec = model_spec_from_features(feature_spec)
-    history_length = int(feature_spec["history_length"])
-    valid = EvalSet.from_frames(pd.read_parquet(folder / "eval_groups_valid.parquet"), feedback)
-    train_rows = torch.nonzero(tensors.split == TRAIN).flatten()
+    features = load_kuairand_features()
+    tensors, feedback, spec = features.tensors, features.feedback, features.spec
+    history_length, valid, train_rows = features.history_length, features.valid, features.train_rows
     labels = torch.from_numpy(fit_labels("WT", feedback.iloc[train_rows.numpy()])(feedback))
 
     plain = min(

@@ -8,23 +8,17 @@ Reads the kuairand features written by `KUAIRAND_DIR=... kedro run --pipelines k
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 import time
-from pathlib import Path
 
-import pandas as pd
 import torch
+from kuairand_features import load_kuairand_features
 
-from labelcraft.evaluation import EvalOutcomes
-from labelcraft.experiments.rules import model_spec_from_features
-from labelcraft.features.tensors import EvalGroups, InteractionTensors
 from labelcraft.meta import Labeler, LabelerConfig, MetaConfig, OutcomeScales, ValidBatch, meta_step
 from labelcraft.models import build_model, label_loss, make_batch
 
 logger = logging.getLogger("bench_meta_step")
-DATA = Path(__file__).resolve().parents[1] / "data"
 
 
 def main() -> None:
@@ -37,17 +31,10 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
-    inputs = pd.read_parquet(f"{DATA}/05_model_input/kuairand/model_inputs.parquet")
-    feedback = pd.read_parquet(f"{DATA}/05_model_input/kuairand/feedback.parquet")
-    spec = model_spec_from_features(
-        json.loads((DATA / "04_feature/kuairand/feature_spec.json").read_text())
-    )
-    groups = EvalGroups.from_frame(
-        pd.read_parquet(f"{DATA}/05_model_input/kuairand/eval_groups_valid.parquet")
-    )
-    outcomes = EvalOutcomes.from_feedback(groups.rows, groups.mask, feedback)
-    tensors = InteractionTensors.from_frames(inputs, feedback)
-    train = torch.nonzero(tensors.split == 0).flatten()
+    features = load_kuairand_features()
+    tensors, spec, train = features.tensors, features.spec, features.train_rows
+    groups, outcomes = features.valid.groups, features.valid.outcomes
+    history_length = features.history_length
     cols = list(tensors.feedback_columns)
     tf = tensors.feedback[train]
     scales = OutcomeScales.fit(
@@ -68,7 +55,7 @@ def main() -> None:
         rows = train[torch.randint(len(train), (args.batch,), generator=g)]
         users = torch.randperm(n_users, generator=g)[: int(args.ratio * n_users)]
         start = time.perf_counter()
-        batch = make_batch(tensors, rows, 100)
+        batch = make_batch(tensors, rows, history_length)
         plain.train()
         loss = label_loss(plain(batch), torch.rand(args.batch, 1))
         plain_opt.zero_grad()
@@ -76,8 +63,8 @@ def main() -> None:
         plain_opt.step()
         plain_t.append(time.perf_counter() - start)
         start = time.perf_counter()
-        batch = make_batch(tensors, rows, 100)
-        valid = ValidBatch.from_groups(tensors, groups, outcomes, users, 100)
+        batch = make_batch(tensors, rows, history_length)
+        valid = ValidBatch.from_groups(tensors, groups, outcomes, users, history_length)
         model.train()
         log = meta_step(model, labeler, batch, tensors.feedback[rows], valid, config, scales, opt)
         meta_t.append(time.perf_counter() - start)
