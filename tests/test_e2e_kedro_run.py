@@ -13,15 +13,15 @@ import pandas as pd
 import pytest
 from mlflow import MlflowClient
 
-from labelcraft.experiments import ALL_METHODS, RANDOM
+from labelcraft.experiments import ALL_METHODS, LABELCRAFT, RANDOM
 from tests.conftest import run_session, tracking_uri
 
 pytestmark = pytest.mark.e2e
 
 
 def assert_rule_reports(folder: Path, *, truth: bool) -> None:
-    """valid/test metrics and leaderboard.md of the label-rule comparison list every method."""
-    methods = [*ALL_METHODS, RANDOM]
+    """valid/test metrics and leaderboard.md of the comparison list every rule and LabelCraft."""
+    methods = [*ALL_METHODS, LABELCRAFT, RANDOM]
     for split in ("valid", "test"):
         report = json.loads((folder / f"{split}_metrics.json").read_text())
         assert list(report["methods"]) == methods

@@ -376,6 +376,6 @@ def test_seed_runs_match_the_reports_and_histories(experiment) -> None:
         index = run.seed  # seeds (0, 1)
         for split, report in (("valid", result.valid_metrics), ("test", result.test_metrics)):
             assert run.final[split] == report["methods"][run.method]["per_seed"][index]["metrics"]
-        assert (run.state_dict is not None) == (run.seed == 0)
-    weights = SEED_RUNS[0].state_dict
+        assert set(run.state_dicts) == ({"model"} if run.seed == 0 else set())
+    weights = SEED_RUNS[0].state_dicts["model"]
     assert weights and all(value.requires_grad is False for value in weights.values())

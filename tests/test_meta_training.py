@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from labelcraft.evaluation import EvalOutcomes
-from labelcraft.experiments.rules import model_spec_from_features
+from labelcraft.experiments import model_spec_from_features
 from labelcraft.features.split import TRAIN
 from labelcraft.features.tensors import EvalGroups, InteractionTensors
 from labelcraft.labels.scaling import PiecewiseScale

@@ -8,6 +8,7 @@ FAILED and kept its logs. Unit tests of the pure helpers (metric names, git stat
 from __future__ import annotations
 
 import json
+import pickle
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -21,7 +22,8 @@ from mlflow import MlflowClient
 from mlflow.entities import Run, RunStatus
 
 import labelcraft
-from labelcraft.experiments import ALL_METHODS
+from labelcraft.experiments import ALL_METHODS, LABELCRAFT
+from labelcraft.meta import Labeler
 from labelcraft.tracking import data_sources, feature_metrics, git_state, ingestion_metrics
 from labelcraft.tracking.child_runs import MlflowSeedRuns, curve_metrics, final_metrics
 from labelcraft.tracking.metrics import metric_name
@@ -114,6 +116,10 @@ def test_curve_and_final_metric_names() -> None:
     """Per-epoch ``train_loss`` / ``valid.<metric>``; final ``final.<split>.<metric>``."""
     entry = {"epoch": 2, "train_loss": 0.5, "valid_NWTG@10": 0.25, "seconds": 1.0}
     assert curve_metrics(entry) == {"train_loss": 0.5, "valid.NWTG.10": 0.25}
+    meta = {**entry, "meta_steps": 3, "objective": 0.2, "weight_engagement": 0.4,
+            "valid_objective": 0.1, "train_seconds": 0.5}
+    assert curve_metrics(meta) == {"train_loss": 0.5, "valid.NWTG.10": 0.25, "meta.objective": 0.2,
+                                   "meta.weight_engagement": 0.4, "valid.objective": 0.1}
     report = {"NWTG@10": {"mean": 0.3, "ci_low": 0.1}, "AUC_EF": {"value": 0.7}}
     assert final_metrics(report, "test") == {"final.test.NWTG.10": 0.3, "final.test.AUC_EF": 0.7}
 
@@ -283,9 +289,9 @@ def _children(tracked: TrackedRun) -> dict[tuple[str, str], Run]:
 
 
 def test_one_tagged_child_run_per_method_and_seed(tracked: TrackedRun) -> None:
-    """conf/test trains every method with seed 0: 9 FINISHED children tagged for comparison."""
+    """conf/test trains every rule and LabelCraft with seed 0: 10 FINISHED tagged children."""
     children = _children(tracked)
-    assert set(children) == {(method, "0") for method in ALL_METHODS}
+    assert set(children) == {(method, "0") for method in (*ALL_METHODS, LABELCRAFT)}
     for (method, _), run in children.items():
         assert run.info.status == RunStatus.to_string(RunStatus.FINISHED)
         assert run.data.tags["backbone"] == "din"
@@ -305,6 +311,21 @@ def test_child_runs_log_the_training_curve_per_epoch(tracked: TrackedRun) -> Non
             points = tracked.client.get_metric_history(run.info.run_id, name)
             assert [p.step for p in points] == rows["epoch"].tolist(), (method, name)
             assert [p.value for p in points] == pytest.approx(rows[column].tolist())
+
+
+def test_labelcraft_child_run_logs_objectives_and_weights(tracked: TrackedRun) -> None:
+    """M1-M3, their adaptive weights and the soft validation objective, one point per epoch."""
+    history = pd.read_parquet(
+        tracked.project / "data/08_reporting/simulated/training_history.parquet"
+    )
+    rows = history[history["method"] == LABELCRAFT]
+    run = _children(tracked)[LABELCRAFT, "0"]
+    for name in ("usage_time", "engagement", "duration_spread"):
+        for metric, column in ((f"meta.{name}", name), (f"meta.weight_{name}", f"weight_{name}"),
+                               (f"valid.{name}", f"valid_{name}")):
+            points = tracked.client.get_metric_history(run.info.run_id, metric)
+            assert [p.step for p in points] == rows["epoch"].tolist(), metric
+            assert [p.value for p in points] == pytest.approx(rows[column].tolist()), metric
 
 
 def test_child_runs_log_the_final_metrics(tracked: TrackedRun) -> None:
@@ -330,17 +351,37 @@ def test_child_runs_log_the_final_metrics(tracked: TrackedRun) -> None:
 
 
 def test_seed_zero_weights_are_artifacts(tracked: TrackedRun, tmp_path: Path) -> None:
-    """Each method's seed-0 child holds its model's state dict, loadable by torch."""
+    """Each seed-0 child holds its model's state dict (LabelCraft: and the labeler's)."""
     children = _children(tracked)
-    run = children["WT", "0"]
+    for method, name in (("WT", "model"), (LABELCRAFT, "model"), (LABELCRAFT, "labeler")):
+        path = tracked.client.download_artifacts(
+            children[method, "0"].info.run_id, f"weights/{name}_state_dict.pt",
+            str(tmp_path / method)
+        )
+        state = torch.load(path, weights_only=True)
+        assert state and all(isinstance(value, torch.Tensor) for value in state.values())
+    for (method, _), child in children.items():
+        listed = tracked.client.list_artifacts(child.info.run_id, "weights")
+        expected = ["labeler_state_dict.pt", "model_state_dict.pt"] if method == LABELCRAFT else [
+            "model_state_dict.pt"]
+        assert sorted(Path(item.path).name for item in listed) == expected
+
+
+def test_labeler_artifact_loads_and_labels(tracked: TrackedRun, tmp_path: Path) -> None:
+    """The run's labeler artifact rebuilds the labeler that wrote the labels dataset."""
     path = tracked.client.download_artifacts(
-        run.info.run_id, "model/model_state_dict.pt", str(tmp_path)
+        tracked.run.info.run_id, "simulated/labeler/labeler.pkl", str(tmp_path)
     )
-    state = torch.load(path, weights_only=True)
-    assert state and all(isinstance(value, torch.Tensor) for value in state.values())
-    for child in children.values():
-        listed = tracked.client.list_artifacts(child.info.run_id, "model")
-        assert [Path(item.path).name for item in listed] == ["model_state_dict.pt"]
+    with open(path, "rb") as handle:
+        labeler = Labeler.from_artifact(pickle.load(handle))
+    labels = pd.read_parquet(
+        tracked.project / "data/07_model_output/simulated/labelcraft/labels.parquet"
+    )
+    feedback = pd.read_parquet(tracked.project / "data/05_model_input/simulated/feedback.parquet")
+    rows = feedback.iloc[labels["row"]][list(labeler.feedback_columns)].to_numpy()
+    with torch.no_grad():
+        again = labeler(torch.tensor(rows, dtype=torch.float32)).numpy()
+    assert again == pytest.approx(labels["label"].to_numpy(), rel=1e-5)
 
 
 def test_plots_are_artifacts(tracked: TrackedRun) -> None:
@@ -350,4 +391,5 @@ def test_plots_are_artifacts(tracked: TrackedRun) -> None:
         "training_curves.png",
         "duration_histograms.png",
         "leaderboard.png",
+        "label_surface.png",
     }

@@ -7,8 +7,15 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
-from labelcraft.reporting import duration_histograms, leaderboard_bars, training_curves
+from labelcraft.meta import Labeler, LabelerConfig
+from labelcraft.reporting import (
+    duration_histograms,
+    label_surface,
+    leaderboard_bars,
+    training_curves,
+)
 from labelcraft.reporting.plots import top_k_durations
 
 
@@ -113,10 +120,44 @@ def test_leaderboard_bars_reject_a_missing_metric() -> None:
         leaderboard_bars(_metrics(["WT"]), metrics=("AUC",))
 
 
+COLUMNS = ("play_time_s", "duration_s", "like", "follow", "comment", "skip")
+
+
+def _labeler() -> Labeler:
+    """A labeler whose label is sigmoid(watch share + 2 like - 1): known curves."""
+    labeler = Labeler(LabelerConfig(hidden=(), inputs=("play_time_s", "duration_s", "like"),
+                                    scaling="raw"), COLUMNS)
+    labeler.fit_scaling(torch.tensor([[0.0, 10.0, 0, 0, 0, 0], [5.0, 20.0, 1, 0, 0, 0]]))
+    with torch.no_grad():
+        labeler.net[0].weight.copy_(torch.tensor([[0.1, 0.0, 2.0]]))
+        labeler.net[0].bias.fill_(-1.0)
+    return labeler
+
+
+def test_label_surface_one_panel_per_duration_with_and_without_ef() -> None:
+    figure = label_surface(_labeler(), {"short": 10.0, "long": 60.0}, max_watch_s=20.0)
+    axes = figure.get_axes()
+    assert [ax.get_title() for ax in axes] == ["short", "long"]
+    plain, liked = axes[0].get_lines()[:2]
+    watch = np.asarray(plain.get_xdata())
+    assert watch[0] == 0.0 and watch[-1] == 20.0
+    expected = 1 / (1 + np.exp(-(0.1 * watch - 1.0)))
+    np.testing.assert_allclose(plain.get_ydata(), expected, rtol=1e-5)
+    np.testing.assert_allclose(liked.get_ydata(), 1 / (1 + np.exp(-(0.1 * watch + 1.0))),
+                               rtol=1e-5)
+    assert list(axes[1].get_lines()[2].get_xdata()) == [60.0, 60.0]  # the duration marker
+
+
+def test_label_surface_names_missing_columns() -> None:
+    labeler = Labeler(LabelerConfig(hidden=(4,), inputs=("play_time_s",)), ("play_time_s",))
+    with pytest.raises(ValueError, match="duration_s"):
+        label_surface(labeler, {"a": 1.0}, max_watch_s=5.0)
+
+
 @pytest.mark.e2e
 def test_default_run_writes_the_pngs(default_run: Path) -> None:
     folder = default_run / "data" / "08_reporting" / "simulated"
-    for name in ("training_curves", "duration_histograms", "leaderboard"):
+    for name in ("training_curves", "duration_histograms", "leaderboard", "label_surface"):
         path = folder / f"{name}.png"
         assert path.is_file(), f"{path} was not written"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

@@ -9,5 +9,7 @@ SIMULATED = "simulated"
 KUAIRAND = "kuairand"
 SOURCES: tuple[str, ...] = (SIMULATED, KUAIRAND)
 
-STAGES: tuple[str, ...] = ("simulation", "ingestion", "features", "training", "reporting")
+STAGES: tuple[str, ...] = (
+    "simulation", "ingestion", "features", "training", "labelcraft", "reporting"
+)
 """Stage pipelines (folders under ``labelcraft/pipelines``), in data-flow order."""

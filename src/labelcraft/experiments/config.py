@@ -13,6 +13,12 @@ from labelcraft.training import TrainConfig
 
 ALL_METHODS: tuple[str, ...] = (*LABEL_RULES, *MULTI_TASK_RULES)
 RANDOM = "random"  # the score floor: uniform random scores, one draw per seed
+LABELCRAFT = "LabelCraft"  # the meta-learned labels; ablations are "LabelCraft w/o <part>"
+
+
+def is_labelcraft(method: str) -> bool:
+    """Whether ``method`` names LabelCraft or one of its ablations."""
+    return method == LABELCRAFT or method.startswith(f"{LABELCRAFT} w/o ")
 
 
 @dataclass(frozen=True)
@@ -48,6 +54,9 @@ class ExperimentConfig:
         for method in self.methods:
             if method == RANDOM:
                 raise ValueError(f"{RANDOM!r} is always reported as the floor; do not list it")
+            if is_labelcraft(method):
+                raise ValueError(f"{method!r} is trained by the labelcraft stage (parameters "
+                                 "`labelcraft`), not listed among the rule methods")
             label_heads(method)  # KeyError naming the known methods
         if not self.seeds or len(set(self.seeds)) != len(self.seeds):
             raise ValueError(f"seeds must be a non-empty list without repeats: {self.seeds}")

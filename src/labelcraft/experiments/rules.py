@@ -23,9 +23,9 @@ import torch
 from tqdm.auto import tqdm
 
 from labelcraft.evaluation import evaluate_rankings, random_scores, topk_metrics
-from labelcraft.experiments.config import RANDOM, ExperimentConfig
+from labelcraft.experiments.config import RANDOM, ExperimentConfig, is_labelcraft
+from labelcraft.experiments.data import ComparisonData
 from labelcraft.experiments.summary import summarise_seeds
-from labelcraft.features.split import TRAIN
 from labelcraft.features.tensors import InteractionTensors
 from labelcraft.labels import MULTI_TASK_RULES, fit_labels, label_heads
 from labelcraft.models import ModelSpec
@@ -35,6 +35,7 @@ from labelcraft.training import (
     TrainResult,
     build_seeded_model,
     score_groups,
+    state_copy,
     torch_threads,
     train_model,
 )
@@ -69,8 +70,9 @@ class SeedRun:
     """One trained (method, seed) of the comparison, as handed to `on_seed_run`.
 
     history: the trainer's per-epoch dicts (epoch, train_loss, valid_<metric>..., seconds).
-    final: split ("valid", "test") -> the seed's `evaluate_rankings` report. state_dict: the
-    best model's weights for the first seed of the config, else None.
+    final: split ("valid", "test") -> the seed's `evaluate_rankings` report. state_dicts: for
+    the first seed of the config, name ("model", LabelCraft's "labeler") -> the best weights;
+    empty for the other seeds.
     """
 
     method: str
@@ -79,28 +81,19 @@ class SeedRun:
     best_epoch: int
     history: list[dict[str, float | int]]
     final: dict[str, dict[str, Any]]
-    state_dict: dict[str, torch.Tensor] | None
+    state_dicts: Mapping[str, dict[str, torch.Tensor]]
 
 
 SeedRunCallback = Callable[[SeedRun], None]
 """Called once per trained method and seed after evaluation (e.g. to log it to a tracker)."""
 
 
-def model_spec_from_features(feature_spec: Mapping[str, Any]) -> ModelSpec:
-    """Vocabulary sizes of the features' `feature_spec["vocab_sizes"]`."""
-    sizes = feature_spec["vocab_sizes"]
-    return ModelSpec(
-        n_users=int(sizes["user"]),
-        n_videos=int(sizes["video"]),
-        n_buckets=int(sizes["duration_bucket"]),
-        n_tags=int(sizes["tag"]),
-    )
-
-
 def method_kind(method: str) -> str:
-    """Kind of a method: "rule", "multi_task" or "floor" (the random scores)."""
+    """Kind of a method: "rule", "multi_task", "labelcraft" or "floor" (the random scores)."""
     if method == RANDOM:
         return "floor"
+    if is_labelcraft(method):
+        return "labelcraft"
     return "multi_task" if method in MULTI_TASK_RULES else "rule"
 
 
@@ -151,9 +144,10 @@ def split_report(
             name: np.stack([values[name].numpy() for values in per_user]) for name in per_user[0]
         }
         epochs = best_epochs.get(method, [0] * len(per_seed_scores))
+        kind = method_kind(method)
         methods[method] = {
-            "kind": method_kind(method),
-            "heads": list(label_heads(method)) if method != RANDOM else [],
+            "kind": kind,
+            "heads": list(label_heads(method)) if kind in ("rule", "multi_task") else [],
             "metrics": summarise_seeds(
                 reports,
                 stacked,
@@ -187,7 +181,7 @@ def split_report(
     }
 
 
-def _long_scores(
+def long_scores(
     eval_set: EvalSet, scores: Mapping[str, list[torch.Tensor]], seeds: tuple[int, ...]
 ) -> pd.DataFrame:
     """(method, seed, group, row, score) of every real slot, in eval-groups order."""
@@ -208,6 +202,19 @@ def _long_scores(
         for seed, seed_scores in zip(seeds, per_seed, strict=True)
     ]
     return pd.concat(frames, ignore_index=True)
+
+
+def warn_if_collapsed(method: str, seed: int, scores: torch.Tensor, mask: torch.Tensor) -> None:
+    """Log a warning when the real slots of test ``scores [G, M]`` are nearly constant."""
+    spread = float(scores[mask].std())
+    if spread < COLLAPSE_STD:
+        logger.warning(
+            "%s seed %d: test scores are nearly constant (std %.2g): the model collapsed and "
+            "ties rank in timeline order; try loss bce or a lower lr",
+            method,
+            seed,
+            spread,
+        )
 
 
 def _train_and_score(
@@ -245,15 +252,7 @@ def _train_and_score(
         batch_users=trainer.eval_batch_users,
         head_weights=weights,
     )
-    spread = float(test_scores[test.groups.mask].std())
-    if spread < COLLAPSE_STD:
-        logger.warning(
-            "%s seed %d: test scores are nearly constant (std %.2g): the model collapsed and "
-            "ties rank in timeline order; try loss bce or a lower lr",
-            method,
-            seed,
-            spread,
-        )
+    warn_if_collapsed(method, seed, test_scores, test.groups.mask)
     logger.info(
         "%s seed %d: best epoch %d, valid %s %.4f (%.1f s)",
         method,
@@ -290,14 +289,18 @@ def run_rule_experiment(
     return experiment
 
 
-def _seed_runs(
-    experiment: RuleExperiment,
+def seed_runs(
+    valid_metrics: Mapping[str, Any],
+    test_metrics: Mapping[str, Any],
     histories: Mapping[tuple[str, int], list[dict[str, float | int]]],
-    states: Mapping[str, dict[str, torch.Tensor]],
+    states: Mapping[str, Mapping[str, dict[str, torch.Tensor]]],
     config: ExperimentConfig,
 ) -> list[SeedRun]:
-    """One `SeedRun` per trained (method, seed), final metrics taken from the split reports."""
-    reports = {"valid": experiment.valid_metrics, "test": experiment.test_metrics}
+    """One `SeedRun` per trained (method, seed), final metrics taken from the split reports.
+
+    states: method -> name -> the first seed's best weights (see `SeedRun.state_dicts`).
+    """
+    reports = {"valid": valid_metrics, "test": test_metrics}
     runs = []
     for method, seed in histories:
         index = config.seeds.index(seed)
@@ -312,7 +315,7 @@ def _seed_runs(
                 best_epoch=int(per_seed["test"]["best_epoch"]),
                 history=histories[method, seed],
                 final={split: entry["metrics"] for split, entry in per_seed.items()},
-                state_dict=states.get(method) if index == 0 else None,
+                state_dicts=states.get(method, {}) if index == 0 else {},
             )
         )
     return runs
@@ -327,15 +330,14 @@ def _run_experiment(
     config: ExperimentConfig,
 ) -> tuple[RuleExperiment, list[SeedRun]]:
     """`run_rule_experiment` inside its thread setting; the experiment and its seed runs."""
-    trainer = config.trainer.resolve_history_length(feature_spec["history_length"])
-    tensors = InteractionTensors.from_frames(model_inputs, feedback)
-    train_rows = torch.nonzero(tensors.split == TRAIN).flatten()
-    if len(train_rows) == 0:
-        raise ValueError("model_inputs has no train rows (split == 0)")
-    train_feedback = feedback.iloc[train_rows.numpy()]
-    valid = EvalSet.from_frames(eval_groups_valid, feedback)
-    test = EvalSet.from_frames(eval_groups_test, feedback)
-    spec = model_spec_from_features(feature_spec)
+    data = ComparisonData.from_frames(
+        model_inputs, feedback, eval_groups_valid, eval_groups_test, feature_spec
+    )
+    trainer = config.trainer.resolve_history_length(data.history_length)
+    tensors, train_rows, valid, test, spec = (
+        data.tensors, data.train_rows, data.valid, data.test, data.spec
+    )
+    train_feedback = data.train_feedback
     logger.info(
         "label-rule experiment: %d methods x %d seeds, %d train rows, %d valid / %d test users, "
         "history length %d",
@@ -350,7 +352,7 @@ def _run_experiment(
     best_epochs: dict[str, list[int]] = {}
     history_rows: list[dict[str, Any]] = []
     histories: dict[tuple[str, int], list[dict[str, float | int]]] = {}
-    states: dict[str, dict[str, torch.Tensor]] = {}
+    states: dict[str, dict[str, dict[str, torch.Tensor]]] = {}
     runs = tqdm(total=len(config.methods) * len(config.seeds), desc="label methods x seeds")
     for method in config.methods:
         fitted = fit_labels(method, train_feedback, config.rule_params)
@@ -367,8 +369,7 @@ def _run_experiment(
             best_epochs[method].append(result.best_epoch)
             histories[method, seed] = result.history
             if seed == config.seeds[0]:
-                weights = result.model.state_dict()
-                states[method] = {name: value.detach().clone() for name, value in weights.items()}
+                states[method] = {"model": state_copy(result.model)}
             history_rows += [
                 {
                     "method": method,
@@ -387,6 +388,8 @@ def _run_experiment(
         valid_metrics=split_report("valid", valid, scores["valid"], best_epochs, used),
         test_metrics=split_report("test", test, scores["test"], best_epochs, used),
         histories=pd.DataFrame(history_rows),
-        test_scores=_long_scores(test, scores["test"], config.seeds),
+        test_scores=long_scores(test, scores["test"], config.seeds),
     )
-    return experiment, _seed_runs(experiment, histories, states, config)
+    return experiment, seed_runs(
+        experiment.valid_metrics, experiment.test_metrics, histories, states, config
+    )

@@ -16,6 +16,7 @@ the train rows and kept in buffers (saved with the state dict):
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -73,6 +74,7 @@ class Labeler(nn.Module):
             raise KeyError(f"labeler input(s) {missing} are not feedback columns; "
                            f"available: {columns}")
         self.config = config
+        self.feedback_columns = tuple(columns)
         width = len(config.inputs)
         self.register_buffer("columns", torch.tensor([columns.index(c) for c in config.inputs]))
         self.register_buffer("continuous", torch.zeros(width, dtype=torch.bool))
@@ -85,6 +87,22 @@ class Labeler(nn.Module):
             width = hidden
         layers.append(nn.Linear(width, 1))
         self.net = nn.Sequential(*layers)
+
+    def to_artifact(self) -> dict[str, Any]:
+        """A picklable description: ``config`` (dict), ``feedback_columns``, ``state_dict``."""
+        return {
+            "config": dataclasses.asdict(self.config),
+            "feedback_columns": list(self.feedback_columns),
+            "state_dict": {name: value.detach().clone() for name, value in
+                           self.state_dict().items()},
+        }
+
+    @classmethod
+    def from_artifact(cls, artifact: Mapping[str, Any]) -> Labeler:
+        """The fitted labeler (eval mode) saved by ``to_artifact``."""
+        labeler = cls(LabelerConfig.from_dict(artifact["config"]), artifact["feedback_columns"])
+        labeler.load_state_dict(artifact["state_dict"])
+        return labeler.eval()
 
     @torch.no_grad()
     def fit_scaling(self, train_feedback: torch.Tensor) -> Labeler:

@@ -41,12 +41,16 @@ from labelcraft.training import (
     build_seeded_model,
     epoch_metrics,
     score_groups,
+    state_copy,
     torch_threads,
 )
 
 logger = logging.getLogger(__name__)
 
 LABEL_OPTIMIZERS = ("sgd", "adam")
+META_CURVES: tuple[str, ...] = (
+    "virtual_loss", "objective", *OBJECTIVES, *(f"weight_{name}" for name in OBJECTIVES))
+"""Keys of a history entry that are means over the epoch's meta steps."""
 _NESTED = {"meta": MetaConfig, "labeler": LabelerConfig, "trainer": TrainConfig}
 
 
@@ -151,11 +155,6 @@ def _validate(model: nn.Module, tensors: InteractionTensors, valid: EvalSet,
     soft = validation_objective(scores, valid, config.meta, scales)
     return scores, {**{f"valid_{name}": value for name, value in metrics.items()},
                     **{f"valid_{name}": value for name, value in soft.items()}}
-
-
-def _state_copy(module: nn.Module) -> dict[str, torch.Tensor]:
-    """Detached copies of every tensor of the state dict."""
-    return {name: value.detach().clone() for name, value in module.state_dict().items()}
 
 
 @dataclass
@@ -291,7 +290,7 @@ def train_labelcraft(
                         entry["seconds"])
             if improved:
                 best_epoch, best_metric, best_scores, stale = epoch, current, scores, 0
-                best_model, best_labeler = _state_copy(model), _state_copy(labeler)
+                best_model, best_labeler = state_copy(model), state_copy(labeler)
             else:
                 stale += 1
                 if stale >= trainer.patience:

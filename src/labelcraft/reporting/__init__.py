@@ -1,5 +1,10 @@
 """Pictures of the label-method comparison (matplotlib figures; no Kedro)."""
 
-from labelcraft.reporting.plots import duration_histograms, leaderboard_bars, training_curves
+from labelcraft.reporting.plots import (
+    duration_histograms,
+    label_surface,
+    leaderboard_bars,
+    training_curves,
+)
 
-__all__ = ["duration_histograms", "leaderboard_bars", "training_curves"]
+__all__ = ["duration_histograms", "label_surface", "leaderboard_bars", "training_curves"]

@@ -1,4 +1,4 @@
-"""Figures comparing label methods: training curves, top-k durations, leaderboard with intervals.
+"""Figures comparing label methods: curves, top-k durations, leaderboard, LabelCraft labels.
 
 Each function returns a matplotlib `Figure` with one axes per method or metric, made without
 pyplot (no backend, no global figure list: nothing to close); saving it is the caller's
@@ -13,9 +13,12 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
+
+from labelcraft.meta.labeler import Labeler
 
 N_COLUMNS = 3
 PANEL_SIZE = (4.0, 3.0)  # inches per subplot
@@ -138,4 +141,45 @@ def leaderboard_bars(
         ax.bar(positions, mean, yerr=np.clip(errors, 0, None), capsize=3)
         ax.set_xticks(positions, names, rotation=45, ha="right")
         ax.set_title(metric)
+    return figure
+
+
+SURFACE_POINTS = 200  # watch-time grid points per curve
+
+
+def label_surface(
+    labeler: Labeler,
+    durations_s: Mapping[str, float],
+    max_watch_s: float,
+    explicit: Sequence[str] = ("like",),
+) -> Figure:
+    """The learned label against watch time, one axes per duration, with and without EF.
+
+    durations_s: panel title -> video duration (s); each panel plots the label of an
+    interaction with that duration and watch time 0..``max_watch_s`` (every other feedback
+    column 0), once without explicit feedback and once with the ``explicit`` columns set to 1.
+    """
+    columns = list(labeler.feedback_columns)
+    missing = [name for name in ("play_time_s", "duration_s", *explicit) if name not in columns]
+    if missing:
+        raise ValueError(f"the labeler's feedback columns {columns} lack {missing}")
+    watch = torch.linspace(0.0, float(max_watch_s), SURFACE_POINTS, dtype=torch.float64)
+    figure, axes = _grid(len(durations_s), "LabelCraft: learned label against watch time")
+    for ax, (title, duration) in zip(axes, durations_s.items(), strict=True):
+        for with_ef in (False, True):
+            feedback = torch.zeros(SURFACE_POINTS, len(columns), dtype=torch.float64)
+            feedback[:, columns.index("play_time_s")] = watch
+            feedback[:, columns.index("duration_s")] = float(duration)
+            if with_ef:
+                for name in explicit:
+                    feedback[:, columns.index(name)] = 1.0
+            with torch.no_grad():
+                labels = labeler(feedback).double().numpy()
+            ax.plot(watch.numpy(), labels,
+                    label=f"{' + '.join(explicit)} = 1" if with_ef else "no explicit feedback")
+        ax.axvline(float(duration), color="grey", linestyle=":", linewidth=1)
+        ax.set_title(title)
+        ax.set_xlabel("watch time (s)")
+        ax.set_ylabel("label")
+        ax.legend(fontsize="small")
     return figure

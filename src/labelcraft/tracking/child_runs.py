@@ -3,8 +3,12 @@
 Used as the `on_seed_run` callback of `labelcraft.experiments.run_rule_experiment`. Without an
 active MLflow run (plain scripts, tracking disabled) it does nothing, so callers need no MLflow.
 Every child run has the same metric names, so the MLflow compare view lines methods up:
-per-epoch curves ``train_loss`` and ``valid.<metric>`` (step = epoch), final metrics
-``final.<split>.<metric>`` (``NWTG.10``, ``AUC_EF`` ...).
+per-epoch curves ``train_loss`` and ``valid.<metric>`` (step = epoch; LabelCraft adds its
+validation objectives as ``valid.objective``, ``valid.usage_time`` ... and the means over the
+epoch's meta steps as ``meta.<name>``: objectives M1-M3, their adaptive weights, the virtual
+loss), final metrics ``final.<split>.<metric>`` (``NWTG.10``, ``AUC_EF`` ...), and the first
+seed's weights as artifacts ``weights/<name>_state_dict.pt`` (``model``; LabelCraft's
+``labeler`` too).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import mlflow
 import torch
 
+from labelcraft.meta.training import META_CURVES
 from labelcraft.tracking.metrics import metric_name
 from labelcraft.tracking.provenance import DATA_SOURCE_TAG
 
@@ -28,7 +33,7 @@ logger = logging.getLogger(__name__)
 
 SUMMARY_VALUE = "mean"
 """Field of a top-k metric summary logged as its final value (AUCs log their ``value``)."""
-WEIGHTS_ARTIFACT = "model_state_dict.pt"
+WEIGHTS_PATH = "weights"
 
 
 def final_metrics(report: Mapping[str, Mapping[str, Any]], split: str) -> dict[str, float]:
@@ -40,11 +45,13 @@ def final_metrics(report: Mapping[str, Mapping[str, Any]], split: str) -> dict[s
 
 
 def curve_metrics(entry: Mapping[str, float | int]) -> dict[str, float]:
-    """Per-epoch metrics of one history entry: ``train_loss`` and ``valid.<metric>``."""
+    """Per-epoch metrics of one history entry: ``train_loss``, ``valid.*`` and ``meta.*``."""
     metrics = {"train_loss": float(entry["train_loss"])}
     for key, value in entry.items():
         if key.startswith("valid_"):
             metrics[metric_name("valid", key.removeprefix("valid_"))] = float(value)
+        elif key in META_CURVES:
+            metrics[metric_name("meta", key)] = float(value)
     return metrics
 
 
@@ -72,9 +79,9 @@ class MlflowSeedRuns:
             for split, report in run.final.items():
                 final |= final_metrics(report, split)
             mlflow.log_metrics(final)
-            if run.state_dict is not None:
-                with tempfile.TemporaryDirectory() as folder:
-                    path = Path(folder) / WEIGHTS_ARTIFACT
-                    torch.save(run.state_dict, path)
-                    mlflow.log_artifact(str(path), artifact_path="model")
+            with tempfile.TemporaryDirectory() as folder:
+                for weights, state in run.state_dicts.items():
+                    path = Path(folder) / f"{weights}_state_dict.pt"
+                    torch.save(state, path)
+                    mlflow.log_artifact(str(path), artifact_path=WEIGHTS_PATH)
         logger.info("Logged MLflow child run %s", name)

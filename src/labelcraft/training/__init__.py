@@ -2,7 +2,13 @@
 
 from labelcraft.training.config import EVAL_METRICS, TrainConfig
 from labelcraft.training.scoring import EvalSet, epoch_metrics, score_groups
-from labelcraft.training.trainer import TrainResult, build_seeded_model, torch_threads, train_model
+from labelcraft.training.trainer import (
+    TrainResult,
+    build_seeded_model,
+    state_copy,
+    torch_threads,
+    train_model,
+)
 
 __all__ = [
     "EVAL_METRICS",
@@ -12,6 +18,7 @@ __all__ = [
     "build_seeded_model",
     "epoch_metrics",
     "score_groups",
+    "state_copy",
     "torch_threads",
     "train_model",
 ]

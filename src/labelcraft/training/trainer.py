@@ -62,7 +62,7 @@ def build_seeded_model(
         return build_model(name, spec, params, n_heads=n_heads)
 
 
-def _state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
+def state_copy(model: nn.Module) -> dict[str, torch.Tensor]:
     """Detached copies of every tensor of the state dict (parameters and buffers)."""
     return {name: value.detach().clone() for name, value in model.state_dict().items()}
 
@@ -180,7 +180,7 @@ def train_model(
             if improved:
                 result.best_epoch, result.best_metric = epoch, current
                 result.best_scores = scores
-                best_state = _state_copy(model)
+                best_state = state_copy(model)
                 stale = 0
             else:
                 stale += 1

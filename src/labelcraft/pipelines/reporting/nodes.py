@@ -1,4 +1,4 @@
-"""Reporting nodes: leaderboard, plots and, where a ground truth exists, agreement with it."""
+"""Reporting nodes: the merged comparison, leaderboard, plots and agreement with a truth."""
 
 from __future__ import annotations
 
@@ -7,9 +7,49 @@ from typing import Any
 import pandas as pd
 from matplotlib.figure import Figure
 
-from labelcraft.experiments import ExperimentConfig, leaderboard_markdown, truth_agreement
-from labelcraft.reporting import duration_histograms, leaderboard_bars, training_curves
+from labelcraft.experiments import (
+    ExperimentConfig,
+    leaderboard_markdown,
+    merge_reports,
+    truth_agreement,
+)
+from labelcraft.features.split import TRAIN
+from labelcraft.meta import Labeler
+from labelcraft.reporting import (
+    duration_histograms,
+    label_surface,
+    leaderboard_bars,
+    training_curves,
+)
 from labelcraft.training import torch_threads
+
+SURFACE_QUANTILES = (0.1, 0.5, 0.9)  # train-duration quantiles of the label-surface panels
+
+
+def merge_metrics(
+    rule_valid_metrics: dict[str, Any],
+    rule_test_metrics: dict[str, Any],
+    labelcraft_valid_metrics: dict[str, Any],
+    labelcraft_test_metrics: dict[str, Any],
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """Valid and test reports of every method: the rules, then LabelCraft, the floor last."""
+    return (
+        merge_reports(rule_valid_metrics, labelcraft_valid_metrics),
+        merge_reports(rule_test_metrics, labelcraft_test_metrics),
+    )
+
+
+def merge_tables(
+    rule_training_history: pd.DataFrame,
+    rule_test_scores: pd.DataFrame,
+    labelcraft_history: pd.DataFrame,
+    labelcraft_test_scores: pd.DataFrame,
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Training histories and test scores of every method (LabelCraft adds its own columns)."""
+    return (
+        pd.concat([rule_training_history, labelcraft_history], ignore_index=True),
+        pd.concat([rule_test_scores, labelcraft_test_scores], ignore_index=True),
+    )
 
 
 def score_truth_agreement(
@@ -62,3 +102,21 @@ def plot_leaderboard(test_metrics: dict[str, Any], params: dict[str, Any]) -> Fi
     """Bar chart of the test top-k metrics with their intervals."""
     k = ExperimentConfig.from_dict(params).trainer.k
     return leaderboard_bars(test_metrics, metrics=(f"NWTG@{k}", f"NEG@{k}", f"DS@{k}"))
+
+
+def plot_label_surface(
+    labeler: dict[str, Any], model_inputs: pd.DataFrame, feedback: pd.DataFrame
+) -> Figure:
+    """LabelCraft's label against watch time at the 10th / 50th / 90th train-duration percentile.
+
+    Watch time runs up to the 99th percentile of the train watch times; with and without a like.
+    """
+    train = feedback.loc[(model_inputs["split"] == TRAIN).to_numpy()]
+    durations = train["duration_s"].quantile(list(SURFACE_QUANTILES))
+    panels = {
+        f"duration {seconds:.0f} s (p{100 * q:.0f})": float(seconds)
+        for q, seconds in durations.items()
+    }
+    return label_surface(
+        Labeler.from_artifact(labeler), panels, float(train["play_time_s"].quantile(0.99))
+    )

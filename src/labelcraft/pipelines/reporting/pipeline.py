@@ -1,10 +1,13 @@
-"""Reporting stage per data source: leaderboard, plots; truth agreement where a truth exists."""
+"""Reporting stage per data source: the merged comparison, leaderboard, plots; truth agreement."""
 
 from kedro.pipeline import Node, Pipeline
 
 from labelcraft.pipelines.namespacing import per_source
 from labelcraft.pipelines.reporting.nodes import (
+    merge_metrics,
+    merge_tables,
     plot_duration_histograms,
+    plot_label_surface,
     plot_leaderboard,
     plot_training_curves,
     score_truth_agreement,
@@ -14,6 +17,34 @@ from labelcraft.sources import SIMULATED, SOURCES
 
 TRUTH_SOURCES: tuple[str, ...] = (SIMULATED,)  # sources with a `truth_interactions` table
 
+
+MERGE = Pipeline(
+    [
+        Node(
+            merge_metrics,
+            inputs=[
+                "rule_valid_metrics",
+                "rule_test_metrics",
+                "labelcraft_valid_metrics",
+                "labelcraft_test_metrics",
+            ],
+            outputs=["valid_metrics", "test_metrics"],
+            name="merge_metrics",
+        ),
+        Node(
+            merge_tables,
+            inputs=[
+                "rule_training_history",
+                "rule_test_scores",
+                "labelcraft_history",
+                "labelcraft_test_scores",
+            ],
+            outputs=["training_history", "test_scores"],
+            name="merge_tables",
+        ),
+    ]
+)
+"""Rules and LabelCraft into one comparison (the files under ``data/08_reporting/<source>/``)."""
 
 PLOTS = Pipeline(
     [
@@ -35,46 +66,47 @@ PLOTS = Pipeline(
             outputs="leaderboard_plot",
             name="plot_leaderboard",
         ),
+        Node(
+            plot_label_surface,
+            inputs=["labeler", "model_inputs", "feedback"],
+            outputs="label_surface_plot",
+            name="plot_label_surface",
+        ),
     ]
 )
 """The comparison's figures (``data/08_reporting/<source>/*.png``, logged to MLflow)."""
 
+TRUTH = Pipeline(
+    [
+        Node(
+            score_truth_agreement,
+            inputs=[
+                "test_scores",
+                "eval_groups_test",
+                "model_inputs",
+                "truth_interactions",
+                "params:training",
+            ],
+            outputs="truth_agreement",
+            name="score_truth_agreement",
+        ),
+    ]
+)
+"""Where the simulator's latent satisfaction exists: each method's agreement with it."""
+
+
+def _leaderboard(truth: bool) -> Pipeline:
+    """The markdown leaderboard node, with the truth column when ``truth``."""
+    inputs = ["test_metrics", "truth_agreement"] if truth else ["test_metrics"]
+    return Pipeline(
+        [Node(write_leaderboard, inputs=inputs, outputs="leaderboard", name="write_leaderboard")]
+    )
+
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """``test_metrics`` -> ``leaderboard`` and plots; with ``truth_interactions``, agreement too."""
-    plain = PLOTS + Pipeline(
-        [
-            Node(
-                write_leaderboard,
-                inputs="test_metrics",
-                outputs="leaderboard",
-                name="write_leaderboard",
-            )
-        ]
-    )
-    with_truth = PLOTS + Pipeline(
-        [
-            Node(
-                score_truth_agreement,
-                inputs=[
-                    "test_scores",
-                    "eval_groups_test",
-                    "model_inputs",
-                    "truth_interactions",
-                    "params:training",
-                ],
-                outputs="truth_agreement",
-                name="score_truth_agreement",
-            ),
-            Node(
-                write_leaderboard,
-                inputs=["test_metrics", "truth_agreement"],
-                outputs="leaderboard",
-                name="write_leaderboard",
-            ),
-        ]
-    )
+    """Rule and LabelCraft results -> the merged comparison, leaderboard and plots."""
     others = [source for source in SOURCES if source not in TRUTH_SOURCES]
-    return per_source(plain, others, stage="reporting") + per_source(
-        with_truth, TRUTH_SOURCES, stage="reporting"
+    return per_source(MERGE + PLOTS + _leaderboard(truth=False), others, stage="reporting") + (
+        per_source(MERGE + PLOTS + TRUTH + _leaderboard(truth=True), TRUTH_SOURCES,
+                   stage="reporting")
     )

@@ -24,7 +24,12 @@ def _template(source: str) -> Pipeline:
                     "feature_spec",
                     "params:training",
                 ],
-                outputs=["valid_metrics", "test_metrics", "training_history", "test_scores"],
+                outputs=[
+                    "rule_valid_metrics",
+                    "rule_test_metrics",
+                    "rule_training_history",
+                    "rule_test_scores",
+                ],
                 name="train_label_rules",
             )
         ]
@@ -32,7 +37,7 @@ def _template(source: str) -> Pipeline:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Model inputs -> per-method metrics (valid, test), training histories and test scores."""
+    """Model inputs -> per-rule metrics (valid, test), training histories and test scores."""
     return sum(
         (per_source(_template(source), [source], stage="training") for source in SOURCES),
         Pipeline([]),
