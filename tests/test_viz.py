@@ -42,13 +42,19 @@ STAGE_NODES = {
 }
 """Node names of each stage pipeline, before the source namespace."""
 
+TRUTH_NODES = {"reporting": {SIMULATED: ("score_truth_agreement",)}}
+"""Stage nodes of only the sources with a ground truth (the simulator's)."""
+
 STAGE_SOURCES = {
     "simulation": (SIMULATED,),
     **dict.fromkeys(("ingestion", "features", "training", "labelcraft", "reporting"), SOURCES),
 }
 
-LAYERS = ["raw", "intermediate", "feature", "model_input", "models", "model_output", "reporting"]
-"""Kedro-Viz layers of the catalog, in data-flow order."""
+LAYERS = [
+    ("raw",), ("intermediate",), ("feature",), ("model_input",), ("models", "model_output"),
+    ("reporting",)
+]
+"""Kedro-Viz layers of the catalog in data-flow order (layers of one tuple in either order)."""
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +86,16 @@ def _tasks(graph: dict[str, Any]) -> dict[str, dict[str, Any]]:
     return {node["full_name"]: node for node in graph["nodes"] if node["type"] == "task"}
 
 
+def _stage_tasks(stage: str, source: str) -> set[str]:
+    """Full names of ``stage``'s nodes for ``source`` (none if the stage skips the source)."""
+    if source not in STAGE_SOURCES[stage]:
+        return set()
+    names = (*STAGE_NODES[stage], *TRUTH_NODES.get(stage, {}).get(source, ()))
+    return {f"{source}.{name}" for name in names}
+
+
 def _expected_tasks(source: str) -> set[str]:
-    return {
-        f"{source}.{name}"
-        for stage, names in STAGE_NODES.items()
-        if source in STAGE_SOURCES[stage]
-        for name in names
-    }
+    return set().union(*(_stage_tasks(stage, source) for stage in STAGE_NODES))
 
 
 def test_every_pipeline_is_exported(api: Path) -> None:
@@ -127,7 +136,7 @@ def test_stage_pipeline_groups_sources_and_tags_nodes(api: Path, stage: str) -> 
     """A stage pipeline holds its nodes once per source, each tagged with the stage."""
     graph = _graph(api, stage)
     tasks = _tasks(graph)
-    expected = {f"{s}.{name}" for s in STAGE_SOURCES[stage] for name in STAGE_NODES[stage]}
+    expected = set().union(*(_stage_tasks(stage, source) for source in SOURCES))
     assert set(tasks) == expected
     assert all(stage in node["tags"] for node in tasks.values())
     assert {tag["id"] for tag in graph["tags"]} >= {stage}
@@ -142,8 +151,9 @@ def test_datasets_sit_in_layers_in_data_flow_order(api: Path, pipeline: str) -> 
     if pipeline in STAGE_NODES:
         assert not unlayered, f"datasets without a kedro-viz layer: {unlayered}"
     else:
-        order = [layer for layer in graph["layers"] if layer in LAYERS]
-        assert order == LAYERS
+        rank = {layer: step for step, layers in enumerate(LAYERS) for layer in layers}
+        order = [rank[layer] for layer in graph["layers"] if layer in rank]
+        assert order == sorted(order) and len(order) == len(rank), graph["layers"]
 
 
 def test_node_details_show_code_and_parameters(api: Path) -> None:
