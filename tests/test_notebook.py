@@ -32,5 +32,5 @@ def test_notebook_runs_on_the_default_run(default_run: Path, monkeypatch) -> Non
     leaderboard = (default_run / "data/08_reporting/simulated/leaderboard.md").read_text()
     shown = [output["data"].get("text/markdown", "") for output in outputs if "data" in output]
     assert leaderboard in shown
-    assert sum("image/png" in output.get("data", {}) for output in outputs) == 2
+    assert sum("image/png" in output.get("data", {}) for output in outputs) == 3
     assert any("WT+EF" in output.get("data", {}).get("text/html", "") for output in outputs)
