@@ -1,78 +1,93 @@
 """One LabelCraft epoch vs one plain DIN epoch on the real slice's train split (budget: ratio <= 4).
 
 Reads the kuairand features written by `KUAIRAND_DIR=... kedro run --pipelines kuairand`
-(``data/05_model_input/kuairand/*.parquet``, ``data/04_feature/kuairand/feature_spec.json``).
-Times, with ``--threads`` torch threads and batch ``--batch-size``, each figure the best of
-``--repeats`` runs from the same seeded model (the machine may be shared):
+(``data/05_model_input/kuairand/*.parquet``, ``data/04_feature/kuairand/feature_spec.json``) and
+the pipeline's own parameters (``conf/base/parameters_{training,labelcraft}.yml``): the same
+LabelCraft configuration as `kedro run`, except the meta-step interval (``--meta-every``; the
+configured value by default) and the torch threads. Times, each the best of ``--repeats`` runs
+from the same seeded model (the machine may be shared):
 
 - plain: one shuffled DIN epoch on the WT label (``bench_din_epoch.one_epoch``: forward,
-  backward, Adam step per batch, no validation);
-- LabelCraft: ``train_labelcraft`` for one epoch, for each ``--meta-every`` value (default
-  paper settings otherwise: half of the validation users per meta step); its train pass
-  (``train_seconds``) and the whole epoch with the validation scoring (``seconds``).
+  backward, Adam step per batch, no validation), at the configured batch size;
+- LabelCraft: ``train_labelcraft`` for one epoch; its train pass (``train_seconds``) and the
+  whole epoch with the validation scoring (``seconds``).
 
-    python benchmarks/bench_labelcraft_epoch.py [--meta-every 1 4] [--batch-size 1024]
+    python benchmarks/bench_labelcraft_epoch.py [--meta-every 8 16 32] [--threads 2]
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import logging
 import time
 from pathlib import Path
 
 import torch
+import yaml
 from bench_din_epoch import one_epoch
 from kuairand_features import load_kuairand_features
 
+from labelcraft.experiments import ExperimentConfig, LabelCraftExperimentConfig
 from labelcraft.labels import fit_labels
 from labelcraft.meta.training import LabelCraftConfig, train_labelcraft
 from labelcraft.training import build_seeded_model, score_groups
 
 logger = logging.getLogger("bench_labelcraft_epoch")
+CONF = Path(__file__).resolve().parents[1] / "conf" / "base"
+
+
+def configured(threads: int, history_length: int) -> tuple[ExperimentConfig, LabelCraftConfig]:
+    """The rule comparison and the main LabelCraft configuration of ``conf/base``."""
+    params = {}
+    for stage in ("training", "labelcraft"):
+        params |= yaml.safe_load((CONF / f"parameters_{stage}.yml").read_text())
+    comparison = ExperimentConfig.from_dict(params["training"])
+    main = LabelCraftExperimentConfig.from_params(params["labelcraft"], comparison).labelcraft
+    trainer = dataclasses.replace(main.trainer, num_threads=threads, max_epochs=1,
+                                  history_length=history_length)
+    return comparison, dataclasses.replace(main, trainer=trainer)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--meta-every", type=int, nargs="+", default=[1, 4])
-    parser.add_argument("--batch-size", type=int, default=1024)
+    parser.add_argument("--meta-every", type=int, nargs="+", help="default: the configured one")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="best of this many epochs")
     parser.add_argument("--output", type=Path, help="write the result as JSON here")
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
-    features = load_kuairand_features()
-    tensors, feedback, spec = features.tensors, features.feedback, features.spec
-    history_length, valid, train_rows = features.history_length, features.valid, features.train_rows
-    labels = torch.from_numpy(fit_labels("WT", feedback.iloc[train_rows.numpy()])(feedback))
-
+    data = load_kuairand_features()
+    comparison, config = configured(args.threads, data.history_length)
+    batch_size = config.trainer.batch_size
+    train_rows = data.train_rows
+    labels = torch.from_numpy(fit_labels("WT", data.train_feedback)(data.feedback))
+    model_args = (comparison.model, data.spec, comparison.model_params)
     plain = min(
-        one_epoch(tensors, labels, train_rows, build_seeded_model("din", spec, None, 1, seed=0),
-                  args.batch_size, history_length)
+        one_epoch(data.tensors, labels, train_rows, build_seeded_model(*model_args, 1, seed=0),
+                  batch_size, data.history_length)
         for _ in range(args.repeats)
     )
-    model = build_seeded_model("din", spec, None, 1, seed=0)
+    model = build_seeded_model(*model_args, 1, seed=0)
     started = time.perf_counter()
-    score_groups(model, tensors, valid.groups, history_length)
+    score_groups(model, data.tensors, data.valid.groups, data.history_length)
     scoring = time.perf_counter() - started
     logger.info("plain DIN epoch: %.2f s (+ %.2f s validation scoring)", plain, scoring)
     result: dict[str, object] = {
-        "train_rows": len(train_rows), "valid_users": len(valid),
-        "batch_size": args.batch_size, "threads": args.threads,
+        "train_rows": len(train_rows), "valid_users": len(data.valid),
+        "batch_size": batch_size, "threads": args.threads,
+        "valid_sample_ratio": config.valid_sample_ratio, "label_optimizer": config.label_optimizer,
         "plain_epoch_s": round(plain, 2), "plain_validation_s": round(scoring, 2),
         "labelcraft": [],
     }
-    for meta_every in args.meta_every:
-        config = LabelCraftConfig.from_dict({
-            "meta_every": meta_every,
-            "trainer": {"batch_size": args.batch_size, "max_epochs": 1,
-                        "history_length": history_length, "num_threads": args.threads},
-        })
+    for meta_every in args.meta_every or [config.meta_every]:
+        run_config = dataclasses.replace(config, meta_every=meta_every)
         entry = min(
-            (train_labelcraft(tensors, train_rows, valid, model_name="din", model_params=None,
-                              spec=spec, config=config, seed=0).history[0]
+            (train_labelcraft(data.tensors, train_rows, data.valid, model_name=comparison.model,
+                              model_params=comparison.model_params, spec=data.spec,
+                              config=run_config, seed=0).history[0]
              for _ in range(args.repeats)),
             key=lambda epoch: epoch["train_seconds"],
         )

@@ -236,14 +236,24 @@ def test_reports_are_artifacts(tracked: TrackedRun, tmp_path: Path) -> None:
     """The reports and the feature spec are logged under ``simulated/`` with the saved content."""
     run_id = tracked.run.info.run_id
     names = {Path(item.path).name for item in tracked.client.list_artifacts(run_id, "simulated")}
-    assert {"ingestion_report.json", "calibration_report.json", "feature_spec.json"} <= names
-    downloaded = tracked.client.download_artifacts(
-        run_id, "simulated/calibration_report.json", str(tmp_path)
-    )
-    calibration = json.loads(Path(downloaded).read_text())
-    local = _read_json(tracked.project, "data/08_reporting/simulated/calibration_report.json")
-    assert calibration == local
-    assert calibration["rows"], "the calibration table is empty"
+    assert {
+        "ingestion_report.json",
+        "calibration_report.json",
+        "feature_spec.json",
+        "valid_metrics.json",
+        "test_metrics.json",
+        "truth_agreement.json",
+        "leaderboard.md",
+    } <= names
+    for name in ("calibration_report.json", "test_metrics.json"):
+        downloaded = tracked.client.download_artifacts(
+            run_id, f"simulated/{name}", str(tmp_path)
+        )
+        assert json.loads(Path(downloaded).read_text()) == _read_json(
+            tracked.project, f"data/08_reporting/simulated/{name}"
+        )
+    board = tracked.client.download_artifacts(run_id, "simulated/leaderboard.md", str(tmp_path))
+    assert "| LabelCraft |" in Path(board).read_text()
 
 
 def test_failed_run_is_marked_failed_and_keeps_its_logs(
