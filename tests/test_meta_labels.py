@@ -147,10 +147,16 @@ def test_histories_scores_and_seed_runs(experiment) -> None:
                                       "LabelCraft w/o EI"}
     assert set(META_CURVES) <= set(history.columns)
     assert history.groupby(["method", "seed"])["best"].sum().eq(1).all()
+    # epoch 0 per run: the untrained model's validation entries only
+    start = history[history["epoch"] == 0]
+    assert len(start) == 6 and not start["best"].any()
+    assert start["valid_objective"].notna().all() and start["train_loss"].isna().all()
+    trained = history[history["epoch"] > 0]
+    assert trained["train_loss"].notna().all()
     # equal weights without balancing, adaptive ones otherwise
-    no_balance = history[history["method"] == "LabelCraft w/o balancing"]
+    no_balance = trained[trained["method"] == "LabelCraft w/o balancing"]
     assert np.allclose(no_balance["weight_usage_time"], 1 / 3)
-    full = history[history["method"] == LABELCRAFT]
+    full = trained[trained["method"] == LABELCRAFT]
     assert not np.allclose(full["weight_usage_time"], 1 / 3)
     scores = result.test_scores
     n_slots = int(features.eval_groups_test.shape[0])

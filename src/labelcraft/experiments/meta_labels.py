@@ -126,7 +126,9 @@ class LabelCraftExperiment:
     """Outputs of `run_labelcraft_experiment`.
 
     valid_metrics / test_metrics / histories / test_scores: as `RuleExperiment`'s, for the
-    LabelCraft rows (histories add the meta-step columns, see `LabelCraftResult.history`).
+    LabelCraft rows; histories add the meta-step columns (`LabelCraftResult.history`) and an
+    epoch-0 row per seed with the untrained model's validation metrics and soft objectives, so
+    the rise of the validation objective shows from its start.
     labels: one row per train interaction (``row`` of model_inputs, user_id, video_id, time_ms,
     ``label``) from the main row's first-seed labeler; labeler: that labeler's artifact
     (`Labeler.to_artifact`).
@@ -193,11 +195,12 @@ def run_labelcraft_experiment(
                 scores["valid"][name].append(result.best_scores)
                 scores["test"][name].append(test_scores)
                 best_epochs[name].append(result.best_epoch)
-                histories[name, seed] = result.history
+                history = [{"epoch": 0, **result.start}, *result.history]
+                histories[name, seed] = history
                 history_rows += [
                     {"method": name, "seed": seed, **entry,
                      "best": entry["epoch"] == result.best_epoch}
-                    for entry in result.history
+                    for entry in history
                 ]
                 if seed == comparison.seeds[0]:
                     states[name] = {"model": state_copy(result.model),

@@ -45,10 +45,16 @@ def final_metrics(report: Mapping[str, Mapping[str, Any]], split: str) -> dict[s
 
 
 def curve_metrics(entry: Mapping[str, float | int]) -> dict[str, float]:
-    """Per-epoch metrics of one history entry: ``train_loss``, ``valid.*`` and ``meta.*``."""
-    metrics = {"train_loss": float(entry["train_loss"])}
+    """Per-epoch metrics of one history entry: ``train_loss``, ``valid.*`` and ``meta.*``.
+
+    Keys an entry lacks are not logged (LabelCraft's epoch 0, the untrained model, has only
+    validation entries).
+    """
+    metrics = {}
     for key, value in entry.items():
-        if key.startswith("valid_"):
+        if key == "train_loss":
+            metrics[key] = float(value)
+        elif key.startswith("valid_"):
             metrics[metric_name("valid", key.removeprefix("valid_"))] = float(value)
         elif key in META_CURVES:
             metrics[metric_name("meta", key)] = float(value)
