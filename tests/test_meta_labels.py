@@ -64,6 +64,16 @@ def test_config_shares_the_rule_trainer_with_overrides() -> None:
     assert method_kind("LabelCraft w/o EI") == "labelcraft"
 
 
+def test_ablations_from_the_command_line() -> None:
+    """A string of names separated by spaces, or "all" (commas split ``--params`` items)."""
+    cut = LabelCraftExperimentConfig.from_params({"ablations": " WI  DO "}, comparison())
+    assert cut.ablations == ("WI", "DO")
+    assert LabelCraftExperimentConfig.from_params({"ablations": "all"}, comparison()).ablations \
+        == ABLATIONS
+    with pytest.raises(ValueError, match="unknown ablation 'WI,DO'"):
+        LabelCraftExperimentConfig.from_params({"ablations": "WI,DO"}, comparison())
+
+
 @pytest.mark.parametrize(
     ("params", "match"),
     [

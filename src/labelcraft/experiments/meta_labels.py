@@ -100,11 +100,14 @@ class LabelCraftExperimentConfig:
         """From the ``labelcraft`` parameters and the rule comparison they share settings with.
 
         ``trainer`` holds overrides of ``comparison.trainer``; ``meta.loss`` and ``meta.k``
-        default to the trainer's loss and k; ``ablations`` lists parts of `ABLATIONS`; the
-        other keys are `LabelCraftConfig` fields. Unknown keys raise a ValueError.
+        default to the trainer's loss and k; ``ablations`` lists parts of `ABLATIONS` (a list,
+        a string of names separated by spaces, or "all"); the other keys are `LabelCraftConfig`
+        fields. Unknown keys raise a ValueError.
         """
         params = dict(params or {})
         ablations = params.pop("ablations", None) or ()
+        if isinstance(ablations, str):  # from the command line, where commas split --params
+            ablations = ABLATIONS if ablations.strip() == "all" else ablations.split()
         trainer = {**dataclasses.asdict(comparison.trainer), **(params.pop("trainer", None) or {})}
         meta = {"loss": trainer["loss"], "k": trainer["k"], **(params.pop("meta", None) or {})}
         config = LabelCraftConfig.from_dict({**params, "meta": meta, "trainer": trainer})
