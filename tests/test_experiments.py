@@ -19,6 +19,7 @@ from labelcraft.experiments import (
     satisfaction_gains,
     summarise_seeds,
     truth_agreement,
+    undominated,
 )
 from labelcraft.experiments import rules as rules_module
 from labelcraft.features.tensors import EvalGroups
@@ -345,6 +346,10 @@ def test_leaderboard_markdown() -> None:
     assert "**0.7500 ± 0.0100 [0.7400, 0.7600]**" in lines[7]
     assert lines[8].startswith("| random | 0.9000 ± 0.0000 [0.8000, 1.0000] |")
     assert "**" not in lines[8]
+    assert lines[-1] == (
+        "Not beaten on NWTG@10, DS@10 and NEG@10 at once by another trained method (means): "
+        "WT, EF."
+    )
     truth = {
         "metric": "SAT_NDCG@10",
         "gain": "latent satisfaction",
@@ -358,6 +363,22 @@ def test_leaderboard_markdown() -> None:
     assert with_truth[4].endswith("| AUC long view | SAT NDCG@10 |")
     assert with_truth[6].endswith("| **0.8000 ± 0.0100 [0.7900, 0.8100]** |")
     assert with_truth[-1] == "SAT_NDCG@10: latent satisfaction."
+
+
+def test_undominated_by_hand() -> None:
+    """C is beaten by A on all three; B ties A on DS (not strictly beaten); the floor is ignored."""
+
+    def method(kind: str, nwtg: float, ds: float, neg: float) -> dict:
+        return {"kind": kind, "metrics": {
+            "NWTG@10": {"mean": nwtg}, "DS@10": {"mean": ds}, "NEG@10": {"mean": neg}}}
+
+    report = {"k": 10, "methods": {
+        "A": method("rule", 0.5, 100.0, 0.7),
+        "B": method("labelcraft", 0.4, 100.0, 0.6),
+        "C": method("rule", 0.45, 90.0, 0.65),
+        "random": method("floor", 0.9, 200.0, 0.9),
+    }}
+    assert undominated(report) == ["A", "B"]
 
 
 def test_seed_runs_match_the_reports_and_histories(experiment) -> None:

@@ -8,7 +8,7 @@ from labelcraft.experiments.config import (
     is_labelcraft,
 )
 from labelcraft.experiments.data import ComparisonData, model_spec_from_features
-from labelcraft.experiments.leaderboard import format_summary, leaderboard_markdown
+from labelcraft.experiments.leaderboard import format_summary, leaderboard_markdown, undominated
 from labelcraft.experiments.meta_labels import (
     ABLATIONS,
     LabelCraftExperiment,
@@ -52,4 +52,5 @@ __all__ = [
     "split_report",
     "summarise_seeds",
     "truth_agreement",
+    "undominated",
 ]

@@ -5,7 +5,8 @@ sample std over seeds, and the bootstrap interval over users of the seed-average
 AUC of the score for EF and for long_view ("mean ± std" over seeds) and, when a truth report
 is given, SAT_NDCG@k (agreement with the simulator's latent satisfaction). The best trained
 method of each top-k column is in bold (higher is better for all three); the random floor is
-never bolded.
+never bolded. A last line names the trained methods that no other trained method beats on all
+three top-k metrics at once (`undominated`, by the means over seeds).
 """
 
 from __future__ import annotations
@@ -39,6 +40,29 @@ def format_summary(entry: Mapping[str, float | int], decimals: int) -> str:
     if "ci_low" in entry:
         text += f" [{number(entry['ci_low'])}, {number(entry['ci_high'])}]"
     return text
+
+
+def undominated(report: Mapping[str, Any]) -> list[str]:
+    """Trained methods (report order) that no other trained method beats on NWTG, DS and NEG@k.
+
+    "Beats" means a strictly higher mean over seeds on each of the three; the floor is ignored.
+    """
+    k = report["k"]
+    topk = (f"NWTG@{k}", f"DS@{k}", f"NEG@{k}")
+    means = {
+        method: [entry["metrics"][metric]["mean"] for metric in topk]
+        for method, entry in report["methods"].items()
+        if entry["kind"] != "floor"
+    }
+    return [
+        method
+        for method, own in means.items()
+        if not any(
+            all(o > m for o, m in zip(other, own, strict=True))
+            for name, other in means.items()
+            if name != method
+        )
+    ]
 
 
 def leaderboard_markdown(
@@ -87,6 +111,11 @@ def leaderboard_markdown(
             text = format_summary(entry, _decimals(column))
             row.append(f"**{text}**" if best.get(column) == method else text)
         lines.append("| " + " | ".join(row) + " |")
+    lines += [
+        "",
+        f"Not beaten on NWTG@{k}, DS@{k} and NEG@{k} at once by another trained method (means): "
+        f"{', '.join(undominated(report))}.",
+    ]
     if truth is not None:
         lines += ["", f"{truth['metric']}: {truth['gain']}."]
     return "\n".join(lines) + "\n"
