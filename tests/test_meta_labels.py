@@ -112,6 +112,7 @@ def test_each_ablation_removes_exactly_its_part() -> None:
         assert cut.labeler.scaling == ("raw" if part == "scaling" else "piecewise"), part
         assert cut.labeler.inputs == expected_inputs.get(part, base.labeler.inputs), part
         assert cut.meta.objectives == expected_objectives.get(part, base.meta.objectives), part
+        assert cut.label_optimizer == ("none" if part == "meta" else base.label_optimizer), part
         assert cut.trainer == base.trainer and cut.meta_every == base.meta_every
 
 

@@ -12,7 +12,7 @@ from labelcraft.experiments import model_spec_from_features
 from labelcraft.features.split import TRAIN
 from labelcraft.features.tensors import EvalGroups, InteractionTensors
 from labelcraft.labels.scaling import PiecewiseScale
-from labelcraft.meta import OBJECTIVES, MetaConfig, OutcomeScales
+from labelcraft.meta import OBJECTIVES, Labeler, MetaConfig, OutcomeScales
 from labelcraft.meta.training import (
     LabelCraftConfig,
     LabelCraftResult,
@@ -173,6 +173,21 @@ def test_meta_every_and_adam_labeler(long_run: LabelCraftResult, data) -> None:
     assert numbers(adam.history) == numbers(run(data, config(label_optimizer="adam",
                                                              trainer_max_epochs=2)).history)
     assert not torch.equal(adam.labels, run(data, config(trainer_max_epochs=2)).labels)
+
+
+def test_frozen_labeler_control(data) -> None:
+    """label_optimizer "none": no meta step, the labeler keeps its seeded initial weights."""
+    frozen = run(data, config(label_optimizer="none", trainer_max_epochs=2))
+    assert [entry["meta_steps"] for entry in frozen.history] == [0, 0]
+    assert "objective" not in frozen.history[0] and "valid_objective" in frozen.history[0]
+    learned = run(data, config(trainer_max_epochs=2))
+    tensors, train_rows, _, _ = data
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        initial = Labeler(frozen.labeler.config, tensors.feedback_columns)
+    for name, value in initial.net.state_dict().items():
+        assert torch.equal(value, frozen.labeler.net.state_dict()[name]), name
+    assert not torch.equal(frozen.labels, learned.labels)
 
 
 def test_validation_objective_rises(long_run: LabelCraftResult) -> None:

@@ -47,8 +47,10 @@ OBJECTIVE_ABLATIONS: dict[str, str] = {
     "DO": "duration_spread",
 }
 """The paper's objective ablations: the upper objective each one disables."""
-ABLATIONS: tuple[str, ...] = ("balancing", "scaling", *INPUT_ABLATIONS, *OBJECTIVE_ABLATIONS)
-"""balancing: equal objective weights (tau = 0); scaling: raw labeler inputs; the others above."""
+ABLATIONS: tuple[str, ...] = (
+    "meta", "balancing", "scaling", *INPUT_ABLATIONS, *OBJECTIVE_ABLATIONS)
+"""meta: no meta-learning (the labeler keeps its seeded random initialisation, the control);
+balancing: equal objective weights (tau = 0); scaling: raw labeler inputs; the others above."""
 LABEL_COLUMNS = ("user_id", "video_id", "time_ms")  # keys of a train interaction
 
 
@@ -59,6 +61,8 @@ def ablate(config: LabelCraftConfig, part: str) -> LabelCraftConfig:
     inputs, an objective not enabled), so an ablation row never silently equals the full run.
     """
     meta, labeler = config.meta, config.labeler
+    if part == "meta":
+        return dataclasses.replace(config, label_optimizer="none")
     if part == "balancing":
         return dataclasses.replace(config, meta=dataclasses.replace(meta, tau=0.0))
     if part == "scaling":

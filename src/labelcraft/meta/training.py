@@ -47,7 +47,7 @@ from labelcraft.training import (
 
 logger = logging.getLogger(__name__)
 
-LABEL_OPTIMIZERS = ("sgd", "adam")
+LABEL_OPTIMIZERS = ("sgd", "adam", "none")
 META_CURVES: tuple[str, ...] = (
     "virtual_loss", "objective", *OBJECTIVES, *(f"weight_{name}" for name in OBJECTIVES))
 """Keys of a history entry that are means over the epoch's meta steps."""
@@ -64,7 +64,9 @@ class LabelCraftConfig:
     history_length, k, eval_metric, eval_batch_users, num_threads (``TrainConfig``).
     valid_sample_ratio: share of the validation users sampled per meta step (at least one).
     meta_every: a meta step every m-th train batch, plain steps on the current labels between.
-    label_optimizer: "sgd" (plain ascent with ``meta.lr_label``) or "adam" (same rate).
+    label_optimizer: "sgd" (plain ascent with ``meta.lr_label``) or "adam" (same rate); "none"
+    runs no meta step at all, so the labeler keeps its seeded initial weights: the control that
+    shows what meta-learning adds over a recommender trained on a random labeler's labels.
     """
 
     meta: MetaConfig = field(default_factory=MetaConfig)
@@ -188,7 +190,7 @@ class _Loop:
             rows = order[step * trainer.batch_size : (step + 1) * trainer.batch_size]
             batch = make_batch(self.tensors, rows, self.history_length)
             feedback = self.tensors.feedback[rows]
-            if step % config.meta_every == 0:
+            if config.label_optimizer != "none" and step % config.meta_every == 0:
                 users = torch.randperm(n_users, generator=self.valid_generator)[:n_sample]
                 valid = ValidBatch.from_groups(self.tensors, self.valid.groups,
                                                self.valid.outcomes, users, self.history_length)
@@ -285,7 +287,7 @@ def train_labelcraft(
             improved = current > best_metric + trainer.min_delta
             logger.info("%s epoch %d: loss %.5f, objective %.4f, valid %s %.4f, valid objective "
                         "%.4f%s (%.1f s)", description, epoch, entry["train_loss"],
-                        entry["objective"], trainer.eval_metric, current,
+                        entry.get("objective", float("nan")), trainer.eval_metric, current,
                         entry["valid_objective"], " (best)" if improved else "",
                         entry["seconds"])
             if improved:
