@@ -80,20 +80,3 @@ class DIN(nn.Module):
         pooled = self.attention(candidate, history, batch.history_mask)  # [B, 3D]
         features = torch.cat([self.user_embedding(batch.user), candidate, pooled], dim=-1)
         return torch.sigmoid(self.mlp(features))
-
-    def score(self, batch: RecBatch, head_weights: torch.Tensor | None = None) -> torch.Tensor:
-        """Ranking score ``[B]``: ``sum_h w_h * forward(batch)[:, h]``.
-
-        ``head_weights [n_heads]`` are non-negative and normalised to sum 1; the default is the
-        plain mean over heads.
-        """
-        heads = self(batch)
-        if head_weights is None:
-            return heads.mean(dim=-1)
-        if head_weights.shape != (self.n_heads,) or bool((head_weights < 0).any()):
-            raise ValueError(f"head_weights must be non-negative [{self.n_heads}], "
-                             f"got {head_weights.tolist()}")
-        total = head_weights.sum()
-        if float(total) <= 0:
-            raise ValueError("head_weights must not be all zero")
-        return heads @ (head_weights / total).to(heads.dtype)
