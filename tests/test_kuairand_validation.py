@@ -19,11 +19,18 @@ from labelcraft.kuairand.schema import (
     LOG_INT_TYPES,
     LOG_PATTERN,
     NON_NEGATIVE_COLUMNS,
+    USER_COLUMNS,
+    USER_PATTERN,
     VIDEO_ATTRIBUTE_COLUMNS,
     VIDEO_COLUMNS,
     VIDEO_PATTERN,
 )
-from labelcraft.kuairand.validation import ingest, parse_columns, parse_videos
+from labelcraft.kuairand.validation import (
+    ingest,
+    parse_columns,
+    parse_user_ids,
+    parse_videos,
+)
 
 BASE_LINE = "0,1,20220425,1800,1650882384975,0,0,0,0,0,0,0,1033,168241,0,0,0,0,1"
 BASE = dict(zip(LOG_COLUMNS, BASE_LINE.split(","), strict=True))
@@ -145,6 +152,26 @@ def test_empty_video_id_is_a_file_error(tmp_path: Path) -> None:
     videos = [*VIDEOS, "," + VIDEOS[2].split(",", 1)[1]]
     with pytest.raises(KuaiRandFormatError, match=r"empty video_id: video_features_basic.csv:5"):
         parse_videos(read_dir(write_dir(tmp_path, {"log_standard_t.csv": []}, videos))[1])
+
+
+def _users(tmp_path: Path, ids: list[str]) -> pd.DataFrame:
+    """Raw user file rows with the given user_id values (other columns empty)."""
+    rest = "," * (len(USER_COLUMNS) - 1)
+    (tmp_path / "user_features.csv").write_text(
+        "\n".join([",".join(USER_COLUMNS), *(f"{i}{rest}" for i in ids)]) + "\n"
+    )
+    return read_kuairand_dir(tmp_path, USER_PATTERN, USER_COLUMNS)
+
+
+def test_user_ids_are_parsed_strictly(tmp_path: Path) -> None:
+    assert parse_user_ids(_users(tmp_path, ["5", "7"])).tolist() == [5, 7]
+    with pytest.raises(KuaiRandFormatError) as err:
+        parse_user_ids(_users(tmp_path, ["5", "x7", "8", "9.5"]))
+    message = str(err.value)
+    assert "user_features.csv: column 'user_id': 2 value(s) are not valid int64" in message
+    assert "user_features.csv:3='x7', user_features.csv:5='9.5'" in message
+    with pytest.raises(KuaiRandFormatError, match=r"empty user_id: user_features.csv:3"):
+        parse_user_ids(_users(tmp_path, ["5", ""]))
 
 
 def test_bad_tag_list_is_a_file_error(tmp_path: Path) -> None:

@@ -158,6 +158,22 @@ def parse_videos(raw_videos: pd.DataFrame) -> pd.DataFrame:
     )
 
 
+def parse_user_ids(raw_users: pd.DataFrame) -> pd.Series:
+    """The user ids [U] (int64) of the raw user file(s).
+
+    Raises KuaiRandFormatError naming the file, the column and the first offending lines for
+    a value that is not an int64, or an empty id.
+    """
+    label = _files_label(raw_users)
+    user_id = parse_columns(raw_users, {"user_id": np.int64}, label)["user_id"]
+    if user_id.isna().any():
+        raise KuaiRandFormatError(
+            f"{label}: column 'user_id': empty user_id: "
+            f"{_offenders(raw_users, user_id.isna().to_numpy(), user_id)}"
+        )
+    return pd.Series(user_id.to_numpy(dtype=np.int64), name="user_id")
+
+
 def _rejection_codes(typed: pd.DataFrame, known_videos: pd.Index) -> tuple[np.ndarray, list[str]]:
     """First violated rule of each row, before the duplicate rule.
 

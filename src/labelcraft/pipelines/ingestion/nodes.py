@@ -8,7 +8,7 @@ from typing import Any
 import pandas as pd
 
 from labelcraft.kuairand.rates import interaction_rates
-from labelcraft.kuairand.validation import ingest
+from labelcraft.kuairand.validation import ingest, parse_user_ids
 from labelcraft.tracking import ingestion_metrics, metric_items
 
 logger = logging.getLogger(__name__)
@@ -23,7 +23,7 @@ def ingest_logs(
     and a report with the counts and the marginal rates of the kept interactions.
     """
     interactions, rejected, report = ingest(raw_logs, raw_videos)
-    known_users = pd.to_numeric(raw_users["user_id"], errors="coerce")
+    known_users = parse_user_ids(raw_users)
     log_users = pd.Series(interactions["user_id"].unique())
     report["user_file_rows"] = len(raw_users)
     report["log_users_missing_from_user_file"] = int((~log_users.isin(known_users)).sum())
