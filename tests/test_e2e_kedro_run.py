@@ -75,7 +75,7 @@ def test_kuairand_run_accounts_for_every_row(
     (run,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert run.data.tags["data_source"] == "kuairand"
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == run.info.run_id]
-    assert len(children) == len(ALL_METHODS) + 1  # conf/test: one seed, rules + LabelCraft
+    assert len(children) == len(ALL_METHODS) + 2  # conf/test: one seed; + LabelCraft, random
     assert {child.data.tags["data_source"] for child in children} == {"kuairand"}
     by_reason = rejected["reason"].value_counts()
     for reason, count in by_reason.items():

@@ -382,21 +382,25 @@ def test_undominated_by_hand() -> None:
 
 
 def test_seed_runs_match_the_reports_and_histories(experiment) -> None:
-    """One callback per trained method x seed: its history, final metrics, seed-0 weights."""
+    """One callback per method x seed: history, final metrics, seed-0 weights; the floor too."""
     _, result, _ = experiment
     assert [(run.method, run.seed) for run in SEED_RUNS] == [
-        (method, seed) for method in ALL_METHODS for seed in (0, 1)
+        (method, seed) for method in (*ALL_METHODS, RANDOM) for seed in (0, 1)
     ]
     for run in SEED_RUNS:
+        index = run.seed  # seeds (0, 1)
+        for split, report in (("valid", result.valid_metrics), ("test", result.test_metrics)):
+            assert run.final[split] == report["methods"][run.method]["per_seed"][index]["metrics"]
+        if run.method == RANDOM:
+            assert (run.backbone, run.history, run.state_dicts, run.best_epoch) == (
+                RANDOM, [], {}, 0)
+            continue
         rows = result.histories[
             (result.histories["method"] == run.method) & (result.histories["seed"] == run.seed)
         ]
         assert [entry["epoch"] for entry in run.history] == rows["epoch"].tolist()
         assert run.best_epoch == int(rows.loc[rows["best"], "epoch"].iloc[0])
         assert run.backbone == "din"
-        index = run.seed  # seeds (0, 1)
-        for split, report in (("valid", result.valid_metrics), ("test", result.test_metrics)):
-            assert run.final[split] == report["methods"][run.method]["per_seed"][index]["metrics"]
         assert set(run.state_dicts) == ({"model"} if run.seed == 0 else set())
     weights = SEED_RUNS[0].state_dicts["model"]
     assert weights and all(value.requires_grad is False for value in weights.values())

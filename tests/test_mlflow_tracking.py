@@ -22,7 +22,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Run, RunStatus
 
 import labelcraft
-from labelcraft.experiments import ALL_METHODS, LABELCRAFT
+from labelcraft.experiments import ALL_METHODS, LABELCRAFT, RANDOM
 from labelcraft.meta import Labeler
 from labelcraft.tracking import data_sources, feature_metrics, git_state, ingestion_metrics
 from labelcraft.tracking.child_runs import MlflowSeedRuns, curve_metrics, final_metrics
@@ -299,12 +299,12 @@ def _children(tracked: TrackedRun) -> dict[tuple[str, str], Run]:
 
 
 def test_one_tagged_child_run_per_method_and_seed(tracked: TrackedRun) -> None:
-    """conf/test trains every rule and LabelCraft with seed 0: 10 FINISHED tagged children."""
+    """conf/test: every rule, LabelCraft and the random floor with seed 0, FINISHED, tagged."""
     children = _children(tracked)
-    assert set(children) == {(method, "0") for method in (*ALL_METHODS, LABELCRAFT)}
+    assert set(children) == {(method, "0") for method in (*ALL_METHODS, LABELCRAFT, RANDOM)}
     for (method, _), run in children.items():
         assert run.info.status == RunStatus.to_string(RunStatus.FINISHED)
-        assert run.data.tags["backbone"] == "din"
+        assert run.data.tags["backbone"] == ("random" if method == RANDOM else "din")
         assert run.data.tags["data_source"] == "simulated"
         assert run.info.run_name == f"simulated/{method}/seed0"
 
@@ -316,6 +316,10 @@ def test_child_runs_log_the_training_curve_per_epoch(tracked: TrackedRun) -> Non
     )
     for (method, seed), run in _children(tracked).items():
         rows = history[(history["method"] == method) & (history["seed"] == int(seed))]
+        if method == RANDOM:  # the floor is not trained: no history, no curve
+            assert rows.empty
+            assert not tracked.client.get_metric_history(run.info.run_id, "train_loss")
+            continue
         assert len(rows) > 0
         for name, column in (("train_loss", "train_loss"), ("valid.NWTG.10", "valid_NWTG@10")):
             logged = rows[rows[column].notna()]  # LabelCraft's epoch 0 has no train loss
@@ -375,8 +379,8 @@ def test_seed_zero_weights_are_artifacts(tracked: TrackedRun, tmp_path: Path) ->
         assert state and all(isinstance(value, torch.Tensor) for value in state.values())
     for (method, _), child in children.items():
         listed = tracked.client.list_artifacts(child.info.run_id, "weights")
-        expected = ["labeler_state_dict.pt", "model_state_dict.pt"] if method == LABELCRAFT else [
-            "model_state_dict.pt"]
+        expected = {LABELCRAFT: ["labeler_state_dict.pt", "model_state_dict.pt"], RANDOM: []}.get(
+            method, ["model_state_dict.pt"])
         assert sorted(Path(item.path).name for item in listed) == expected
 
 

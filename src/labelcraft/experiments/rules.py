@@ -296,28 +296,32 @@ def seed_runs(
     states: Mapping[str, Mapping[str, dict[str, torch.Tensor]]],
     config: ExperimentConfig,
 ) -> list[SeedRun]:
-    """One `SeedRun` per trained (method, seed), final metrics taken from the split reports.
+    """One `SeedRun` per method of the reports and seed, final metrics taken from the reports.
 
-    states: method -> name -> the first seed's best weights (see `SeedRun.state_dicts`).
+    Trained methods carry their history and, for the first seed, their best weights (states:
+    method -> name -> weights, see `SeedRun.state_dicts`); the random floor has no history, no
+    weights and the backbone "random", so trackers can show it beside the trained methods.
     """
     reports = {"valid": valid_metrics, "test": test_metrics}
     runs = []
-    for method, seed in histories:
-        index = config.seeds.index(seed)
-        per_seed = {
-            split: report["methods"][method]["per_seed"][index] for split, report in reports.items()
-        }
-        runs.append(
-            SeedRun(
-                method=method,
-                seed=seed,
-                backbone=config.model,
-                best_epoch=int(per_seed["test"]["best_epoch"]),
-                history=histories[method, seed],
-                final={split: entry["metrics"] for split, entry in per_seed.items()},
-                state_dicts=states.get(method, {}) if index == 0 else {},
+    for method, entry in test_metrics["methods"].items():
+        floor = entry["kind"] == "floor"
+        for index, seed in enumerate(config.seeds):
+            per_seed = {
+                split: report["methods"][method]["per_seed"][index]
+                for split, report in reports.items()
+            }
+            runs.append(
+                SeedRun(
+                    method=method,
+                    seed=seed,
+                    backbone=RANDOM if floor else config.model,
+                    best_epoch=int(per_seed["test"]["best_epoch"]),
+                    history=[] if floor else histories[method, seed],
+                    final={split: item["metrics"] for split, item in per_seed.items()},
+                    state_dicts=states.get(method, {}) if index == 0 else {},
+                )
             )
-        )
     return runs
 
 
