@@ -8,7 +8,9 @@ details. The CLI reports failures as a message with exit code 0, so the files ar
 
 from __future__ import annotations
 
+import base64
 import json
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -57,24 +59,29 @@ LAYERS = [
 """Kedro-Viz layers of the catalog in data-flow order (layers of one tuple in either order)."""
 
 
+def viz_build(project: Path, *options: str) -> Path:
+    """``build/api`` of ``kedro viz build <options>`` run in ``project``."""
+    done = subprocess.run(
+        [sys.executable, "-m", "kedro", "viz", "build", *options],
+        cwd=project,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT_S,
+        check=False,
+    )
+    api_dir = project / "build" / "api"
+    assert done.returncode == 0 and (api_dir / "main").is_file(), (
+        f"kedro viz build failed (exit {done.returncode}):\n{done.stdout[-3000:]}\n"
+        f"{done.stderr[-3000:]}"
+    )
+    return api_dir
+
+
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """``build/api`` of ``kedro viz build`` in a fresh project copy."""
     with project_environment(tmp_path_factory.mktemp("viz_project")) as project:
-        done = subprocess.run(
-            [sys.executable, "-m", "kedro", "viz", "build"],
-            cwd=project,
-            capture_output=True,
-            text=True,
-            timeout=BUILD_TIMEOUT_S,
-            check=False,
-        )
-        api_dir = project / "build" / "api"
-        assert done.returncode == 0 and (api_dir / "main").is_file(), (
-            f"kedro viz build failed (exit {done.returncode}):\n{done.stdout[-3000:]}\n"
-            f"{done.stderr[-3000:]}"
-        )
-        yield api_dir
+        yield viz_build(project)
 
 
 def _graph(api: Path, pipeline: str) -> dict[str, Any]:
@@ -174,3 +181,19 @@ def test_mlflow_datasets_are_visible(api: Path) -> None:
     assert "MlflowMetricsHistoryDataset" in types[f"{SIMULATED}.ingestion_metrics"]
     assert "MlflowMetricsHistoryDataset" in types[f"{SIMULATED}.feature_metrics"]
     assert "mlflow_artifact_dataset" in types[f"{SIMULATED}.calibration_report"]
+
+
+def test_plots_preview_as_images(
+    default_run: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With ``--include-previews`` Kedro-Viz shows each plot of a finished run as a PNG."""
+    with project_environment(tmp_path) as project:
+        shutil.copytree(default_run / "data", project / "data")  # the shared run stays read-only
+        monkeypatch.setenv("KEDRO_ENV", "test")
+        api = viz_build(project, "--include-previews")
+        data = {n["name"]: n for n in _graph(api, SIMULATED)["nodes"] if n["type"] == "data"}
+        for plot in ("training_curves", "duration_histograms", "leaderboard", "label_surface"):
+            node_id = data[f"{SIMULATED}.{plot}_plot"]["id"]
+            details = json.loads((api / "nodes" / node_id).read_text())
+            assert details["preview_type"] == "ImagePreview", plot
+            assert base64.b64decode(details["preview"])[:8] == b"\x89PNG\r\n\x1a\n", plot
