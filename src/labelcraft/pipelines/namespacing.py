@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from functools import partial, update_wrapper
 
-from kedro.pipeline import Pipeline, pipeline
+from kedro.pipeline import Node, Pipeline, pipeline
 
-from labelcraft.sources import STAGES
+from labelcraft.sources import SOURCES, STAGES
 
 
 def per_source(template: Pipeline, sources: Iterable[str], stage: str) -> Pipeline:
@@ -20,6 +21,42 @@ def per_source(template: Pipeline, sources: Iterable[str], stage: str) -> Pipeli
     return sum(
         (
             pipeline(template, namespace=source, parameters=shared_params, tags=stage)
+            for source in sources
+        ),
+        Pipeline([]),
+    )
+
+
+def per_source_node(
+    func: Callable[..., object],
+    *,
+    inputs: list[str],
+    outputs: list[str],
+    name: str,
+    stage: str,
+    sources: Iterable[str] = SOURCES,
+) -> Pipeline:
+    """One node ``name`` per source, namespaced like `per_source`, that also gets ``source=``.
+
+    For nodes that must know their data source (to name MLflow child runs): a Kedro node has no
+    other way to learn its namespace. ``func`` keeps its name and docstring for Kedro-Viz.
+    """
+    return sum(
+        (
+            per_source(
+                Pipeline(
+                    [
+                        Node(
+                            update_wrapper(partial(func, source=source), func),
+                            inputs=inputs,
+                            outputs=outputs,
+                            name=name,
+                        )
+                    ]
+                ),
+                [source],
+                stage=stage,
+            )
             for source in sources
         ),
         Pipeline([]),
