@@ -27,7 +27,7 @@ from pathlib import Path
 import torch
 import yaml
 from bench_din_epoch import one_epoch
-from kuairand_features import load_kuairand_features
+from saved_features import load_features
 
 from labelcraft.experiments import ExperimentConfig, LabelCraftExperimentConfig
 from labelcraft.labels import fit_labels
@@ -59,7 +59,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
-    data = load_kuairand_features()
+    data = load_features("kuairand")
     comparison, config = configured(args.threads, data.history_length)
     batch_size = config.trainer.batch_size
     train_rows = data.train_rows

@@ -13,7 +13,7 @@ import statistics
 import time
 
 import torch
-from kuairand_features import load_kuairand_features
+from saved_features import load_features
 
 from labelcraft.meta import Labeler, LabelerConfig, MetaConfig, OutcomeScales, ValidBatch, meta_step
 from labelcraft.models import build_model, label_loss, make_batch
@@ -31,7 +31,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
-    features = load_kuairand_features()
+    features = load_features("kuairand")
     tensors, spec, train = features.tensors, features.spec, features.train_rows
     groups, outcomes = features.valid.groups, features.valid.outcomes
     history_length = features.history_length
