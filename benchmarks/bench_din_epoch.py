@@ -23,9 +23,8 @@ from pathlib import Path
 
 import torch
 
-from labelcraft.experiments import model_spec_from_features
+from labelcraft.experiments import ComparisonData
 from labelcraft.features.build import FeatureParams, build_features
-from labelcraft.features.split import TRAIN
 from labelcraft.features.tensors import InteractionTensors
 from labelcraft.kuairand.reader import read_kuairand_dir
 from labelcraft.kuairand.schema import LOG_COLUMNS, LOG_PATTERN, VIDEO_COLUMNS, VIDEO_PATTERN
@@ -78,11 +77,15 @@ def main() -> None:
     raw_videos = read_kuairand_dir(directory, VIDEO_PATTERN, VIDEO_COLUMNS)
     interactions, _, _ = ingest(raw_logs, raw_videos)
     features = build_features(interactions, FeatureParams(history_length=args.history_length))
-    tensors = InteractionTensors.from_frames(features.model_inputs, features.feedback)
-    train_rows = torch.nonzero(tensors.split == TRAIN).flatten()
-    fitted = fit_labels("WT", features.feedback.iloc[train_rows.numpy()])
-    labels = torch.from_numpy(fitted(features.feedback))
-    spec = model_spec_from_features(features.feature_spec)
+    data = ComparisonData.from_frames(
+        features.model_inputs,
+        features.feedback,
+        features.eval_groups_valid,
+        features.eval_groups_test,
+        features.feature_spec,
+    )
+    tensors, train_rows, spec = data.tensors, data.train_rows, data.spec
+    labels = torch.from_numpy(fit_labels("WT", data.train_feedback)(data.feedback))
     logger.info(
         "features ready in %.1f s: %d train rows", time.perf_counter() - started, len(train_rows)
     )

@@ -25,6 +25,7 @@ from labelcraft.experiments.config import LABELCRAFT, ExperimentConfig
 from labelcraft.experiments.data import ComparisonData
 from labelcraft.experiments.rules import (
     SeedRunCallback,
+    history_table_rows,
     long_scores,
     seed_runs,
     split_report,
@@ -204,11 +205,7 @@ def run_labelcraft_experiment(
                 best_epochs[name].append(result.best_epoch)
                 history = [{"epoch": 0, **result.start}, *result.history]
                 histories[name, seed] = history
-                history_rows += [
-                    {"method": name, "seed": seed, **entry,
-                     "best": entry["epoch"] == result.best_epoch}
-                    for entry in history
-                ]
+                history_rows += history_table_rows(name, seed, history, result.best_epoch)
                 if seed == comparison.seeds[0]:
                     states[name] = {"model": state_copy(result.model),
                                     "labeler": state_copy(result.labeler)}

@@ -279,14 +279,26 @@ def run_rule_experiment(
     Everything, evaluation included, runs with `config.trainer.num_threads` torch threads.
     `on_seed_run`, when given, receives one `SeedRun` per trained method and seed.
     """
+    data = ComparisonData.from_frames(
+        model_inputs, feedback, eval_groups_valid, eval_groups_test, feature_spec
+    )
     with torch_threads(config.trainer.num_threads):
-        experiment, seed_runs = _run_experiment(
-            model_inputs, feedback, eval_groups_valid, eval_groups_test, feature_spec, config
-        )
+        experiment, seed_runs = _run_experiment(data, config)
     if on_seed_run is not None:
         for seed_run in seed_runs:
             on_seed_run(seed_run)
     return experiment
+
+
+def history_table_rows(
+    method: str, seed: int, history: list[dict[str, float | int]], best_epoch: int
+) -> list[dict[str, Any]]:
+    """Rows of the ``histories`` table for one trained method and seed (``best`` marks the
+    epoch whose state was kept)."""
+    return [
+        {"method": method, "seed": seed, **entry, "best": entry["epoch"] == best_epoch}
+        for entry in history
+    ]
 
 
 def seed_runs(
@@ -326,17 +338,9 @@ def seed_runs(
 
 
 def _run_experiment(
-    model_inputs: pd.DataFrame,
-    feedback: pd.DataFrame,
-    eval_groups_valid: pd.DataFrame,
-    eval_groups_test: pd.DataFrame,
-    feature_spec: Mapping[str, Any],
-    config: ExperimentConfig,
+    data: ComparisonData, config: ExperimentConfig
 ) -> tuple[RuleExperiment, list[SeedRun]]:
     """`run_rule_experiment` inside its thread setting; the experiment and its seed runs."""
-    data = ComparisonData.from_frames(
-        model_inputs, feedback, eval_groups_valid, eval_groups_test, feature_spec
-    )
     trainer = config.trainer.resolve_history_length(data.history_length)
     tensors, train_rows, valid, test, spec = (
         data.tensors, data.train_rows, data.valid, data.test, data.spec
@@ -360,7 +364,7 @@ def _run_experiment(
     runs = tqdm(total=len(config.methods) * len(config.seeds), desc="label methods x seeds")
     for method in config.methods:
         fitted = fit_labels(method, train_feedback, config.rule_params)
-        labels = torch.from_numpy(fitted(feedback))  # [N, H]
+        labels = torch.from_numpy(fitted(data.feedback))  # [N, H]
         for per_method in scores.values():
             per_method[method] = []
         best_epochs[method] = []
@@ -374,15 +378,7 @@ def _run_experiment(
             histories[method, seed] = result.history
             if seed == config.seeds[0]:
                 states[method] = {"model": state_copy(result.model)}
-            history_rows += [
-                {
-                    "method": method,
-                    "seed": seed,
-                    **entry,
-                    "best": entry["epoch"] == result.best_epoch,
-                }
-                for entry in result.history
-            ]
+            history_rows += history_table_rows(method, seed, result.history, result.best_epoch)
             runs.update()
     runs.close()
     for name, eval_set in (("valid", valid), ("test", test)):

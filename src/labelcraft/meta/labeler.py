@@ -26,6 +26,7 @@ from torch import nn
 
 from labelcraft.config import from_params
 from labelcraft.labels.scaling import PiecewiseScale, fit_piecewise
+from labelcraft.training import state_copy
 
 SCALINGS = ("piecewise", "log1p", "raw")
 DEFAULT_INPUTS = ("play_time_s", "duration_s", "like", "follow", "comment")
@@ -93,8 +94,7 @@ class Labeler(nn.Module):
         return {
             "config": dataclasses.asdict(self.config),
             "feedback_columns": list(self.feedback_columns),
-            "state_dict": {name: value.detach().clone() for name, value in
-                           self.state_dict().items()},
+            "state_dict": state_copy(self),
         }
 
     @classmethod
