@@ -1,11 +1,13 @@
-"""A tiny synthetic feature set (features stage outputs) for training and experiment tests."""
+"""Tiny synthetic inputs for tests: a feature set (features stage outputs) and model batches."""
 
 from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+import torch
 
 from labelcraft.features import FeatureParams, FeatureSet, build_features
+from labelcraft.models import ModelSpec, RecBatch
 
 FLAGS = ("is_like", "is_follow", "is_comment", "is_forward", "is_hate", "long_view")
 TINY_PARAMS = FeatureParams(
@@ -50,3 +52,26 @@ def tiny_interactions(
 def tiny_features(seed: int = 0, **kwargs: int) -> FeatureSet:
     """`build_features` of `tiny_interactions(seed=seed, **kwargs)` with `TINY_PARAMS`."""
     return build_features(tiny_interactions(seed=seed, **kwargs), TINY_PARAMS)
+
+
+def random_batch(spec: ModelSpec, size: int, length: int, seed: int) -> RecBatch:
+    """A batch of ``size`` random ids within ``spec`` and random left-padded histories of up to
+    ``length`` items (padded slots 0)."""
+    g = torch.Generator().manual_seed(seed)
+    lengths = torch.randint(0, length + 1, (size,), generator=g)
+    mask = torch.arange(length).unsqueeze(0) >= (length - lengths).unsqueeze(1)
+
+    def ids(n: int, shape: tuple[int, ...]) -> torch.Tensor:
+        return torch.randint(1, n, shape, generator=g)
+
+    rows, grid = (size,), (size, length)
+    return RecBatch(
+        user=ids(spec.n_users, rows),
+        video=ids(spec.n_videos, rows),
+        bucket=ids(spec.n_buckets, rows),
+        tag=ids(spec.n_tags, rows),
+        history_video=ids(spec.n_videos, grid) * mask,
+        history_bucket=ids(spec.n_buckets, grid) * mask,
+        history_tag=ids(spec.n_tags, grid) * mask,
+        history_mask=mask,
+    )

@@ -23,6 +23,7 @@ from labelcraft.models import (
     make_batch,
     register_model,
 )
+from tests.synthetic_features import random_batch
 
 SPEC = ModelSpec(n_users=5, n_videos=12, n_buckets=5, n_tags=6)
 SMALL = {"embedding_dim": 3, "attention_hidden": [4], "mlp_hidden": [5, 3]}
@@ -39,28 +40,6 @@ def fixed_batch() -> RecBatch:
         history_video=torch.tensor([[0, 0, 5], [0, 6, 7], [8, 9, 10], [0, 0, 0]]),
         history_bucket=torch.tensor([[0, 0, 1], [0, 2, 3], [4, 1, 2], [0, 0, 0]]),
         history_tag=torch.tensor([[0, 0, 2], [0, 3, 4], [5, 1, 2], [0, 0, 0]]),
-        history_mask=mask,
-    )
-
-
-def random_batch(batch_size: int, length: int, seed: int) -> RecBatch:
-    """Random ids with random left-padded history lengths, padded slots set to 0."""
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(0, length + 1, (batch_size,), generator=g)
-    mask = torch.arange(length).unsqueeze(0) >= (length - lengths).unsqueeze(1)
-
-    def ids(n: int, shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.randint(1, n, shape, generator=g)
-
-    b, bl = (batch_size,), (batch_size, length)
-    return RecBatch(
-        user=ids(SPEC.n_users, b),
-        video=ids(SPEC.n_videos, b),
-        bucket=ids(SPEC.n_buckets, b),
-        tag=ids(SPEC.n_tags, b),
-        history_video=ids(SPEC.n_videos, bl) * mask,
-        history_bucket=ids(SPEC.n_buckets, bl) * mask,
-        history_tag=ids(SPEC.n_tags, bl) * mask,
         history_mask=mask,
     )
 
@@ -83,7 +62,7 @@ def seeded_din(seed: int = 0, params: dict | None = None, n_heads: int = 1) -> D
 @pytest.mark.parametrize("n_heads", [1, 3])
 def test_shapes_and_range(n_heads: int) -> None:
     model = seeded_din(n_heads=n_heads)
-    batch = random_batch(16, 7, seed=1)
+    batch = random_batch(SPEC, 16, 7, seed=1)
     out = model(batch)
     assert out.shape == (16, n_heads)
     assert score(model, batch).shape == (16,)
@@ -101,7 +80,7 @@ def test_seeded_value() -> None:
 
 
 def test_same_seed_same_model_different_seed_differs() -> None:
-    batch = random_batch(8, 5, seed=2)
+    batch = random_batch(SPEC, 8, 5, seed=2)
     a, b, c = seeded_din(seed=7), seeded_din(seed=7), seeded_din(seed=8)
     torch.testing.assert_close(score(a, batch), score(b, batch), rtol=0, atol=0)
     assert (score(a, batch) - score(c, batch)).abs().max() > 1e-4
@@ -113,7 +92,7 @@ def test_same_seed_same_model_different_seed_differs() -> None:
 @pytest.mark.parametrize("train", [True, False])
 def test_padded_history_slots_do_not_matter(train: bool) -> None:
     model = seeded_din().train(train)
-    batch = random_batch(12, 6, seed=3)
+    batch = random_batch(SPEC, 12, 6, seed=3)
     assert bool((~batch.history_mask).any())
     junk = torch.randint(1, 5, batch.history_mask.shape) * ~batch.history_mask
     noisy = dataclasses.replace(
@@ -132,8 +111,8 @@ def test_padded_history_slots_do_not_matter(train: bool) -> None:
 def test_eval_scores_do_not_depend_on_the_rest_of_the_batch() -> None:
     model = seeded_din()
     for seed in range(3):  # non-trivial running statistics
-        model(random_batch(32, 6, seed=10 + seed))
-    batch = random_batch(10, 6, seed=4)
+        model(random_batch(SPEC, 32, 6, seed=10 + seed))
+    batch = random_batch(SPEC, 10, 6, seed=4)
     head = RecBatch(**{f.name: getattr(batch, f.name)[:3] for f in dataclasses.fields(batch)})
     # training mode normalises with the batch's statistics: scores depend on the batch ...
     assert (score(model, batch)[:3] - score(model, head)).abs().max() > 1e-6
@@ -162,7 +141,7 @@ def test_empty_histories_are_fine() -> None:
 
 def test_functional_call_gradient_reaches_every_parameter() -> None:
     model = seeded_din(params=SMALL, n_heads=2)
-    batch = random_batch(16, 5, seed=5)
+    batch = random_batch(SPEC, 16, 5, seed=5)
     unknown = torch.arange(16) < 4  # id 0 also means "unknown": no embedding, no gradient
     batch = dataclasses.replace(
         batch, user=batch.user * ~unknown, video=batch.video * ~unknown,
@@ -187,7 +166,7 @@ def test_functional_call_gradient_reaches_every_parameter() -> None:
 def test_virtual_step_second_order_gradient_matches_finite_differences() -> None:
     torch.manual_seed(0)
     model = build_model("din", SPEC, SMALL, n_heads=2).double()
-    train_batch, valid_batch = random_batch(8, 4, seed=6), random_batch(8, 4, seed=7)
+    train_batch, valid_batch = random_batch(SPEC, 8, 4, seed=6), random_batch(SPEC, 8, 4, seed=7)
     params = {k: v.detach() for k, v in model.named_parameters()}
     buffers = {k: v.detach().clone() for k, v in model.named_buffers()}
     target = torch.rand(8, 2, generator=torch.Generator().manual_seed(1), dtype=torch.float64)
@@ -232,7 +211,7 @@ def test_virtual_step_second_order_gradient_matches_finite_differences() -> None
 
 def test_functional_call_running_statistics() -> None:
     model = seeded_din()
-    batch = random_batch(16, 5, seed=8)
+    batch = random_batch(SPEC, 16, 5, seed=8)
     params = dict(model.named_parameters())
     original = {k: v.clone() for k, v in model.named_buffers()}
     # buffers passed in: the update lands on the passed tensors, the module's stay untouched

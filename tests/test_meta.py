@@ -26,6 +26,7 @@ from labelcraft.meta import (
     upper_level,
 )
 from labelcraft.models import ModelSpec, RecBatch, build_model
+from tests.synthetic_features import random_batch
 
 SPEC = ModelSpec(n_users=6, n_videos=15, n_buckets=5, n_tags=6)
 TINY = {"embedding_dim": 3, "attention_hidden": [4], "mlp_hidden": [5, 3]}
@@ -39,25 +40,6 @@ def random_feedback(rows: int, seed: int) -> torch.Tensor:
     feedback[:, PLAY] = torch.rand(rows, generator=g) * 60
     feedback[:, DURATION] = 5 + torch.rand(rows, generator=g) * 100
     return feedback
-
-
-def random_batch(size: int, length: int, seed: int) -> RecBatch:
-    """Random ids and left-padded histories (padded slots 0)."""
-    g = torch.Generator().manual_seed(seed)
-    lengths = torch.randint(0, length + 1, (size,), generator=g)
-    mask = torch.arange(length).unsqueeze(0) >= (length - lengths).unsqueeze(1)
-
-    def ids(n: int, shape: tuple[int, ...]) -> torch.Tensor:
-        return torch.randint(1, n, shape, generator=g)
-
-    return RecBatch(
-        user=ids(SPEC.n_users, (size,)), video=ids(SPEC.n_videos, (size,)),
-        bucket=ids(SPEC.n_buckets, (size,)), tag=ids(SPEC.n_tags, (size,)),
-        history_video=ids(SPEC.n_videos, (size, length)) * mask,
-        history_bucket=ids(SPEC.n_buckets, (size, length)) * mask,
-        history_tag=ids(SPEC.n_tags, (size, length)) * mask,
-        history_mask=mask,
-    )
 
 
 def fitted_labeler(seed: int = 0, config: LabelerConfig | None = None) -> Labeler:
@@ -82,7 +64,7 @@ def valid_users(sizes: list[int], seed: int) -> ValidBatch:
         duration_s=real(5 + torch.rand(shape, generator=g) * 150),
         long_view=real((torch.rand(shape, generator=g) < 0.5).float()),
     )
-    return ValidBatch(mask, random_batch(int(mask.sum()), 4, seed + 1), outcomes)
+    return ValidBatch(mask, random_batch(SPEC, int(mask.sum()), 4, seed + 1), outcomes)
 
 
 SCALES = OutcomeScales(watch_time=PiecewiseScale(b=20.0, max=60.0),
@@ -241,7 +223,7 @@ def meta_setup(seed: int, dtype: torch.dtype = torch.float32, activation: str = 
                ) -> tuple[nn.Module, Labeler, RecBatch, torch.Tensor, ValidBatch]:
     model = tiny_din(seed, activation).to(dtype)
     labeler = fitted_labeler(seed).to(dtype)
-    batch = random_batch(8, 3, seed=10)
+    batch = random_batch(SPEC, 8, 3, seed=10)
     feedback = random_feedback(8, seed=11).to(dtype)
     valid = valid_users([5, 4, 6], seed=12)
     valid = ValidBatch(valid.mask, valid.batch,
