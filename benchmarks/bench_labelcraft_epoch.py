@@ -25,24 +25,33 @@ import time
 from pathlib import Path
 
 import torch
-import yaml
 from bench_din_epoch import one_epoch
 from saved_features import load_features
 
+from kedro.config import OmegaConfigLoader
+
+from labelcraft import settings
 from labelcraft.experiments import ExperimentConfig, LabelCraftExperimentConfig
 from labelcraft.labels import fit_labels
 from labelcraft.meta.training import LabelCraftConfig, train_labelcraft
 from labelcraft.training import build_seeded_model, score_groups
 
 logger = logging.getLogger("bench_labelcraft_epoch")
-CONF = Path(__file__).resolve().parents[1] / "conf" / "base"
+CONF = Path(__file__).resolve().parents[1] / "conf"
 
 
-def configured(threads: int, history_length: int) -> tuple[ExperimentConfig, LabelCraftConfig]:
-    """The rule comparison and the main LabelCraft configuration of ``conf/base``."""
-    params = {}
-    for stage in ("training", "labelcraft"):
-        params |= yaml.safe_load((CONF / f"parameters_{stage}.yml").read_text())
+def parameters(env: str) -> dict:
+    """The project's parameters in configuration environment ``env`` (as `kedro run --env`)."""
+    loader = OmegaConfigLoader(str(CONF), base_env="base", default_run_env=env,
+                               **{key: value for key, value in settings.CONFIG_LOADER_ARGS.items()
+                                  if key not in ("base_env", "default_run_env")})
+    return loader["parameters"]
+
+
+def configured(threads: int, history_length: int,
+               env: str = "benchmark") -> tuple[ExperimentConfig, LabelCraftConfig]:
+    """The rule comparison and the main LabelCraft configuration of ``conf/<env>``."""
+    params = parameters(env)
     comparison = ExperimentConfig.from_dict(params["training"])
     main = LabelCraftExperimentConfig.from_params(params["labelcraft"], comparison).labelcraft
     trainer = dataclasses.replace(main.trainer, num_threads=threads, max_epochs=1,

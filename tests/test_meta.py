@@ -21,9 +21,10 @@ from labelcraft.meta import (
     OutcomeScales,
     ValidBatch,
     balance_weights,
+    meta_gradient,
     meta_step,
-    objective_values,
-    upper_level,
+    paper_objectives,
+    upper_gradient,
 )
 from labelcraft.models import ModelSpec, RecBatch, build_model
 from tests.synthetic_features import random_batch
@@ -169,7 +170,7 @@ def test_objectives_hand_computed_on_two_users() -> None:
         duration_s=torch.tensor([[40.0, 80.0, 120.0], [20.0, 40.0, 99.0]]),
         long_view=torch.zeros(2, 3),
     )
-    values = objective_values(alpha, mask, outcomes, SCALES, k=2)
+    values = paper_objectives(alpha, mask, outcomes, SCALES, k=2)
     # scaled watch: (0.6, 0.1, 0) and (1, 0.2); scaled duration: (0.2, 0.6, 1) and (0.1, 0.2)
     m1 = ((1.0 * 0.6 + 0.5 * 0.1) / 2 + (1.0 * 1.0 + 1.0 * 0.2) / 2) / 2
     m2 = ((1.0 * 1 + 0.5 * 1) / 2 + 0.0) / 2
@@ -184,7 +185,7 @@ def test_duration_spread_of_a_constant_user_is_zero_with_zero_gradient() -> None
     mask = torch.ones(1, 3, dtype=torch.bool)
     alpha = torch.zeros(1, 3, requires_grad=True)
     outcomes = EvalOutcomes(*(torch.ones(1, 3) for _ in range(4)))
-    values = objective_values(alpha, mask, outcomes, SCALES, k=2)
+    values = paper_objectives(alpha, mask, outcomes, SCALES, k=2)
     (grad,) = torch.autograd.grad(values["duration_spread"], alpha)
     assert float(values["duration_spread"].detach()) == 0.0
     assert torch.equal(grad, torch.zeros(1, 3))
@@ -234,13 +235,26 @@ def meta_setup(seed: int, dtype: torch.dtype = torch.float32, activation: str = 
     return model, labeler, batch, feedback, valid
 
 
-def test_meta_gradient_matches_finite_differences() -> None:
-    """d(sum_m w_m M_m)/d(phi) through the virtual step vs central differences (weights fixed)."""
-    model, labeler, batch, feedback, valid = meta_setup(0, torch.float64)
-    config = MetaConfig(lr_rec=0.5, k=2, epsilon=0.05, tau=0.5)
-    upper = upper_level(model, labeler, batch, feedback, valid, config, SCALES)
+def upper_value(model: nn.Module, labeler: Labeler, batch: RecBatch, feedback: torch.Tensor,
+                valid: ValidBatch, config: MetaConfig, weights: dict[str, float]) -> float:
+    """sum_m w_m M_m(theta'(phi)) with the balancing weights held at ``weights``."""
+    values = upper_gradient(model, labeler, batch, feedback, valid, config, SCALES).values
+    return sum(weights[n] * values[n] for n in OBJECTIVES)
+
+
+@pytest.mark.parametrize("objective_set", ["paper", "metrics"])
+@pytest.mark.parametrize("activation", ["relu", "dice"])
+def test_meta_gradient_matches_finite_differences(objective_set: str, activation: str) -> None:
+    """d(sum_m w_m M_m)/d(phi) through the virtual step vs central differences (weights fixed).
+
+    The forward-mode factorisation (tangent through the train batch, backward through the
+    labeler) must be the exact meta-gradient, Dice's batch statistics included.
+    """
+    model, labeler, batch, feedback, valid = meta_setup(0, torch.float64, activation)
+    config = MetaConfig(lr_rec=0.5, k=2, epsilon=0.05, tau=0.5, objective_set=objective_set)
+    upper = upper_gradient(model, labeler, batch, feedback, valid, config, SCALES)
+    grads = meta_gradient(model, labeler, batch, feedback, upper, config).grads
     phi = list(labeler.parameters())
-    grads = torch.autograd.grad(upper.objective, phi)
     assert sum(float(g.abs().sum()) for g in grads) > 0
     g = torch.Generator().manual_seed(0)
     step = 1e-5
@@ -252,8 +266,8 @@ def test_meta_gradient_matches_finite_differences() -> None:
             with torch.no_grad():
                 for p, d in zip(phi, direction, strict=True):
                     p.add_(sign * step * d)
-            values = upper_level(model, labeler, batch, feedback, valid, config, SCALES).values
-            sides.append(sum(float(upper.weights[n] * values[n].detach()) for n in OBJECTIVES))
+            sides.append(upper_value(model, labeler, batch, feedback, valid, config,
+                                     upper.weights))
             with torch.no_grad():
                 for p, d in zip(phi, direction, strict=True):
                     p.sub_(sign * step * d)
@@ -261,15 +275,57 @@ def test_meta_gradient_matches_finite_differences() -> None:
         assert analytic == pytest.approx(numeric, rel=1e-5, abs=1e-9)
 
 
+def test_meta_gradient_with_a_bce_loss_matches_finite_differences() -> None:
+    model, labeler, batch, feedback, valid = meta_setup(8, torch.float64)
+    config = MetaConfig(lr_rec=0.5, k=2, epsilon=0.05, loss="bce")
+    upper = upper_gradient(model, labeler, batch, feedback, valid, config, SCALES)
+    grads = meta_gradient(model, labeler, batch, feedback, upper, config).grads
+    phi = list(labeler.parameters())
+    direction = [torch.randn(p.shape, generator=torch.Generator().manual_seed(1),
+                             dtype=p.dtype) for p in phi]
+    sides = []
+    for sign in (1.0, -1.0):
+        with torch.no_grad():
+            for p, d in zip(phi, direction, strict=True):
+                p.add_(sign * 1e-5 * d)
+        sides.append(upper_value(model, labeler, batch, feedback, valid, config, upper.weights))
+        with torch.no_grad():
+            for p, d in zip(phi, direction, strict=True):
+                p.sub_(sign * 1e-5 * d)
+    analytic = sum(float((gr * d).sum()) for gr, d in zip(grads, direction, strict=True))
+    assert analytic == pytest.approx((sides[0] - sides[1]) / 2e-5, rel=1e-5)
+
+
+def test_a_reused_upper_gradient_is_exact_only_where_it_was_computed() -> None:
+    """The meta-gradient of another batch with a stale tangent differs from its exact one."""
+    model, labeler, batch, feedback, valid = meta_setup(9, torch.float64)
+    config = MetaConfig(lr_rec=0.5, k=2, epsilon=0.05)
+    upper = upper_gradient(model, labeler, batch, feedback, valid, config, SCALES)
+    other, other_feedback = random_batch(SPEC, 8, 3, seed=30), random_feedback(8, seed=31)
+    stale = meta_gradient(model, labeler, other, other_feedback, upper, config).grads
+    fresh = upper_gradient(model, labeler, other, other_feedback, valid, config, SCALES)
+    exact = meta_gradient(model, labeler, other, other_feedback, fresh, config).grads
+    assert not all(torch.allclose(a, b) for a, b in zip(stale, exact, strict=True))
+    cosine = (sum(float((a * b).sum()) for a, b in zip(stale, exact, strict=True))
+              / math.sqrt(sum(float(a.square().sum()) for a in stale)
+                          * sum(float(b.square().sum()) for b in exact)))
+    assert cosine > 0.5  # same theta, other virtual step: close but not equal
+
+
 def test_meta_step_updates_phi_and_theta_and_leaves_no_graph() -> None:
     model, labeler, batch, feedback, valid = meta_setup(1)
     theta = {n: p.detach().clone() for n, p in model.named_parameters()}
     phi = [p.detach().clone() for p in labeler.parameters()]
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
-    log = meta_step(model, labeler, batch, feedback, valid, MetaConfig(k=2), SCALES, optimizer)
-    assert set(log) == {"loss", "virtual_loss", "objective", *OBJECTIVES,
+    config = MetaConfig(k=2)
+    upper = upper_gradient(model, labeler, batch, feedback, valid, config, SCALES)
+    for p in [*model.parameters(), *labeler.parameters()]:
+        assert p.grad is None  # the upper gradient touches no .grad
+    log = meta_step(model, labeler, batch, feedback, upper, config, optimizer)
+    assert set(log) == {"loss", "virtual_loss", "meta_grad_norm", "objective", *OBJECTIVES,
                         *(f"weight_{n}" for n in OBJECTIVES)}
     assert all(isinstance(v, float) and math.isfinite(v) for v in log.values())
+    assert log["meta_grad_norm"] > 0
     assert sum(log[f"weight_{n}"] for n in OBJECTIVES) == pytest.approx(1.0)
     assert any(not torch.equal(p, q) for p, q in zip(labeler.parameters(), phi, strict=True))
     assert any(not torch.equal(p, theta[n]) for n, p in model.named_parameters())
@@ -285,7 +341,8 @@ def test_meta_step_with_a_label_optimizer() -> None:
     rec = torch.optim.Adam(model.parameters(), lr=1e-3)
     adam = torch.optim.Adam(labeler.parameters(), lr=1e-2, eps=1e-15)
     config = MetaConfig(k=2, objectives=("engagement",))
-    log = meta_step(model, labeler, batch, feedback, valid, config, SCALES, rec, adam)
+    upper = upper_gradient(model, labeler, batch, feedback, valid, config, SCALES)
+    log = meta_step(model, labeler, batch, feedback, upper, config, rec, adam)
     assert log["weight_engagement"] == 1.0 and log["weight_usage_time"] == 0.0
     moved = [float((p.detach() - q).abs().max()) for p, q in zip(labeler.parameters(), phi,
                                                                     strict=True)]
@@ -295,26 +352,47 @@ def test_meta_step_with_a_label_optimizer() -> None:
 def test_plain_ascent_moves_phi_by_lr_times_gradient() -> None:
     model, labeler, batch, feedback, valid = meta_setup(3)
     config = MetaConfig(k=2, lr_label=0.7)
-    upper = upper_level(model, labeler, batch, feedback, valid, config, SCALES)
-    grads = torch.autograd.grad(upper.objective, list(labeler.parameters()))
+    upper = upper_gradient(model, labeler, batch, feedback, valid, config, SCALES)
+    grads = meta_gradient(model, labeler, batch, feedback, upper, config).grads
     before = [p.detach().clone() for p in labeler.parameters()]
-    meta_step(model, labeler, batch, feedback, valid, config, SCALES,
+    meta_step(model, labeler, batch, feedback, upper, config,
               torch.optim.SGD(model.parameters(), lr=0.1))
     for p, b, g in zip(labeler.parameters(), before, grads, strict=True):
         torch.testing.assert_close(p.detach(), b + 0.7 * g)
+
+
+def test_real_step_equals_a_plain_step_on_the_new_labels() -> None:
+    """The reused tangent forward must give theta the gradient of a plain forward."""
+    model, labeler, batch, feedback, valid = meta_setup(10, torch.float64, "dice")
+    reference = tiny_din(10, "dice").to(torch.float64)
+    config = MetaConfig(k=2, lr_label=0.3)
+    upper = upper_gradient(model, labeler, batch, feedback, valid, config, SCALES)
+    meta_step(model, labeler, batch, feedback, upper, config,
+              torch.optim.SGD(model.parameters(), lr=0.1))
+    with torch.no_grad():
+        labels = labeler(feedback)  # phi after the step
+    optimizer = torch.optim.SGD(reference.parameters(), lr=0.1)
+    reference.train()
+    loss = nn.functional.mse_loss(reference(batch), labels.unsqueeze(1))
+    loss.backward()
+    optimizer.step()
+    for (name, p), q in zip(model.state_dict().items(), reference.state_dict().values(),
+                            strict=True):
+        torch.testing.assert_close(p, q, msg=name)
 
 
 def test_virtual_step_keeps_running_stats_and_real_step_moves_them_once() -> None:
     model, labeler, batch, feedback, valid = meta_setup(4, activation="dice")
     before = {n: b.clone() for n, b in model.named_buffers()}
     assert before
-    upper_level(model, labeler, batch, feedback, valid, MetaConfig(k=2), SCALES)
+    upper = upper_gradient(model, labeler, batch, feedback, valid, MetaConfig(k=2), SCALES)
+    meta_gradient(model, labeler, batch, feedback, upper, MetaConfig(k=2))
     for n, b in model.named_buffers():
         assert torch.equal(b, before[n])
     reference = tiny_din(4, "dice")
     reference.train()
     reference(batch)  # one plain training-mode forward on the same batch
-    meta_step(model, labeler, batch, feedback, valid, MetaConfig(k=2), SCALES,
+    meta_step(model, labeler, batch, feedback, upper, MetaConfig(k=2),
               torch.optim.SGD(model.parameters(), lr=0.1))
     expected = dict(reference.named_buffers())
     for n, b in model.named_buffers():
@@ -336,12 +414,12 @@ def test_validation_scores_are_eval_mode_per_user() -> None:
         return ValidBatch(mask, cut, outcomes)
 
     config = MetaConfig(k=2, epsilon=0.05)
-    joint = upper_level(model, labeler, batch, feedback, both, config, SCALES).values
-    singles = [upper_level(model, labeler, batch, feedback, only(u), config, SCALES).values
+    joint = upper_gradient(model, labeler, batch, feedback, both, config, SCALES).values
+    singles = [upper_gradient(model, labeler, batch, feedback, only(u), config, SCALES).values
                for u in (0, 1)]
     for name in OBJECTIVES:
-        expected = (float(singles[0][name].detach()) + float(singles[1][name].detach())) / 2
-        assert float(joint[name].detach()) == pytest.approx(expected, rel=1e-5)
+        expected = (singles[0][name] + singles[1][name]) / 2
+        assert joint[name] == pytest.approx(expected, rel=1e-5)
 
 
 def test_meta_step_is_deterministic_with_seeds() -> None:
@@ -349,7 +427,8 @@ def test_meta_step_is_deterministic_with_seeds() -> None:
     for _ in range(2):
         model, labeler, batch, feedback, valid = meta_setup(6, activation="dice")
         optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
-        logs.append(meta_step(model, labeler, batch, feedback, valid, MetaConfig(k=2), SCALES,
+        upper = upper_gradient(model, labeler, batch, feedback, valid, MetaConfig(k=2), SCALES)
+        logs.append(meta_step(model, labeler, batch, feedback, upper, MetaConfig(k=2),
                               optimizer))
         states.append({**model.state_dict(), **labeler.state_dict()})
     assert logs[0] == logs[1]
@@ -362,11 +441,13 @@ def test_meta_step_rejects_multi_head_models_and_bad_config() -> None:
     torch.manual_seed(0)
     two_heads = build_model("din", SPEC, TINY, n_heads=2)
     with pytest.raises(ValueError, match="one head"):
-        upper_level(two_heads, labeler, batch, feedback, valid, MetaConfig(k=2), SCALES)
+        upper_gradient(two_heads, labeler, batch, feedback, valid, MetaConfig(k=2), SCALES)
     with pytest.raises(ValueError, match="unknown meta parameter"):
         MetaConfig.from_dict({"lr_labels": 0.1})
     with pytest.raises(ValueError, match="objectives"):
         MetaConfig(objectives=("usage_time", "usage_time"))
+    with pytest.raises(ValueError, match="objective_set"):
+        MetaConfig(objective_set="ndcg")
     assert MetaConfig.from_dict({"objectives": ["engagement"]}).objectives == ("engagement",)
 
 

@@ -12,7 +12,7 @@ from labelcraft.experiments import model_spec_from_features
 from labelcraft.features.split import TRAIN
 from labelcraft.features.tensors import EvalGroups, InteractionTensors
 from labelcraft.labels.scaling import PiecewiseScale
-from labelcraft.meta import OBJECTIVES, Labeler, MetaConfig, OutcomeScales
+from labelcraft.meta import LABEL_CORRELATES, OBJECTIVES, Labeler, MetaConfig, OutcomeScales
 from labelcraft.meta.training import (
     LabelCraftConfig,
     LabelCraftResult,
@@ -31,6 +31,7 @@ BASE = {
 }
 VALID_KEYS = {f"valid_{name}" for name in ("NWTG@10", "NEG@10", "DS@10", "objective",
                                            *OBJECTIVES)}
+LABEL_KEYS = {"label_mean", "label_std", *(f"label_corr_{name}" for name in LABEL_CORRELATES)}
 
 
 def config(**overrides: object) -> LabelCraftConfig:
@@ -91,7 +92,7 @@ def test_config_defaults_nested_and_rejections() -> None:
     with pytest.raises(ValueError, match="unknown trainer parameter"):
         LabelCraftConfig.from_dict({"trainer": {"epochs": 1}})
     for bad in ({"valid_sample_ratio": 0.0}, {"valid_sample_ratio": 1.5}, {"meta_every": 0},
-                {"meta_every": 1.5}, {"label_optimizer": "rmsprop"},
+                {"meta_every": 1.5}, {"upper_every": 0}, {"upper_every": 2.5}, {"label_optimizer": "rmsprop"},
                 {"meta": {"loss": "bce"}}):
         with pytest.raises(ValueError, match="LabelCraftConfig|must agree"):
             LabelCraftConfig.from_dict(bad)
@@ -114,16 +115,18 @@ def test_history_keys_length_and_labels(long_run: LabelCraftResult, data) -> Non
     _, train_rows, _, _ = data
     history = long_run.history
     assert [entry["epoch"] for entry in history] == list(range(1, 9))
-    expected = {"epoch", "train_loss", "meta_steps", "virtual_loss", "objective", *OBJECTIVES,
-                *(f"weight_{name}" for name in OBJECTIVES), *VALID_KEYS, "train_seconds",
-                "seconds"}
+    expected = {"epoch", "train_loss", "meta_steps", "upper_refreshes", "virtual_loss",
+                "meta_grad_norm", "objective", *OBJECTIVES,
+                *(f"weight_{name}" for name in OBJECTIVES), *VALID_KEYS, *LABEL_KEYS,
+                "train_seconds", "seconds"}
     for entry in history:
         assert set(entry) == expected
         assert all(math.isfinite(value) for value in entry.values())
         assert entry["meta_steps"] == math.ceil(len(train_rows) / 32)  # meta_every = 1
+        assert entry["upper_refreshes"] == entry["meta_steps"]  # upper_every = 1
         weights = [entry[f"weight_{name}"] for name in OBJECTIVES]
         assert sum(weights) == pytest.approx(1.0) and min(weights) > 0
-    assert set(long_run.start) == VALID_KEYS
+    assert set(long_run.start) == VALID_KEYS | LABEL_KEYS
     labels = long_run.labels
     assert labels.shape == (len(train_rows),) and labels.dtype == torch.float32
     assert bool(((labels >= 0) & (labels <= 1)).all()) and float(labels.std()) > 0
@@ -169,6 +172,10 @@ def test_meta_every_and_adam_labeler(long_run: LabelCraftResult, data) -> None:
     n_batches = math.ceil(len(train_rows) / 32)
     assert [entry["meta_steps"] for entry in sparse.history] == [math.ceil(n_batches / 3)] * 2
     assert numbers(sparse.history) != numbers(long_run.history)[:2]
+    reused = run(data, config(upper_every=3, trainer_max_epochs=2))
+    assert [(entry["meta_steps"], entry["upper_refreshes"]) for entry in reused.history] == [
+        (n_batches, math.ceil(n_batches / 3))] * 2
+    assert numbers(reused.history) != numbers(long_run.history)[:2]
     adam = run(data, config(label_optimizer="adam", trainer_max_epochs=2))
     assert numbers(adam.history) == numbers(run(data, config(label_optimizer="adam",
                                                              trainer_max_epochs=2)).history)

@@ -18,4 +18,7 @@ CONFIG_LOADER_ARGS = {
     "base_env": "base",
     "default_run_env": "local",
     "custom_resolvers": {"oc.env": oc.env},
+    # an environment's parameter files are deep deltas over conf/base (conf/benchmark only
+    # changes the budget), not replacements of whole top-level keys
+    "merge_strategy": {"parameters": "soft"},
 }

@@ -4,27 +4,54 @@ The soft top-k is imported from its module, ``labelcraft.meta.soft_topk``, whose
 re-exported function would shadow.
 """
 
-from labelcraft.meta.bilevel import MetaConfig, UpperLevel, ValidBatch, meta_step, upper_level
-from labelcraft.meta.labeler import DEFAULT_INPUTS, SCALINGS, Labeler, LabelerConfig
+from labelcraft.meta.bilevel import (
+    MetaConfig,
+    MetaGradient,
+    UpperGradient,
+    UpperObjective,
+    ValidBatch,
+    meta_gradient,
+    meta_step,
+    upper_gradient,
+    upper_objective,
+)
+from labelcraft.meta.labeler import (
+    DEFAULT_INPUTS,
+    LABEL_CORRELATES,
+    SCALINGS,
+    Labeler,
+    LabelerConfig,
+    label_statistics,
+)
 from labelcraft.meta.objectives import (
+    OBJECTIVE_SETS,
     OBJECTIVES,
     OutcomeScales,
     balance_weights,
-    objective_values,
+    metric_objectives,
+    paper_objectives,
 )
 
 __all__ = [
     "DEFAULT_INPUTS",
+    "LABEL_CORRELATES",
     "OBJECTIVES",
+    "OBJECTIVE_SETS",
     "SCALINGS",
     "Labeler",
     "LabelerConfig",
     "MetaConfig",
+    "MetaGradient",
     "OutcomeScales",
-    "UpperLevel",
+    "UpperGradient",
+    "UpperObjective",
     "ValidBatch",
     "balance_weights",
+    "label_statistics",
+    "meta_gradient",
     "meta_step",
-    "objective_values",
-    "upper_level",
+    "metric_objectives",
+    "paper_objectives",
+    "upper_gradient",
+    "upper_objective",
 ]

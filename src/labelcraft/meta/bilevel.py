@@ -1,25 +1,31 @@
-"""One LabelCraft meta step: virtual step, upper objective, labeler step, real step.
+"""One LabelCraft meta step: upper gradient, meta-gradient through the train batch, steps.
 
-1. Virtual step: ``theta' = theta - lr_rec * grad_theta L(f_theta(x), g_phi(y))`` with the
-   graph kept (``create_graph=True``), through ``torch.func.functional_call`` so any registry
-   backbone works unchanged. The forward runs in training mode on *clones* of the buffers: the
-   real running statistics (DIN's Dice) do not move.
-2. Upper objective: the sampled validation users' real items are scored with theta' in one
-   forward pass in eval mode (``model.eval()`` around ``functional_call``: Dice uses its running
-   statistics, so an item's score does not depend on the other items; eval mode does not stop
-   gradients, which flow to theta' and on to phi). The buffers used are the clones after the
-   virtual forward, i.e. the state the model would have after that step. Then the batched soft
-   top-k, the three objectives and their detached balancing weights
-   (``labelcraft.meta.objectives``).
-3. Labeler step: phi moves up the gradient of the weighted objective: plain ascent with
-   ``lr_label``, or any torch optimizer given (it receives the negated gradient).
-4. Real step: labels recomputed with the new phi (no graph); theta is updated on them by the
-   recommender's optimizer. The training-mode forward of step 1 (same theta, same batch) is
-   reused instead of run again, and its running statistics are copied into the model's
-   buffers, which is exactly what a separate forward would have done.
+The meta-gradient of the one-step look-ahead ``theta' = theta - lr_rec * grad_theta L(theta, phi)``
+with ``L = mean_i l(p_i(theta), y_i(phi))`` (predictions p ``[B]``, labels y = g_phi(feedback)):
 
-No model copy and no loop over users: one train forward with a double backward, one
-validation forward and backward, one soft top-k.
+    dM(theta')/dphi = -lr_rec * sum_i  v_i * d/dphi [dl/dp (p_i, y_i(phi))] / B,
+    v_i = <grad_theta p_i(theta), g>,   g = dM/dtheta' at theta'.
+
+This is exact (no approximation: the mixed second derivative of L factors through the
+predictions), and splits a step into two cheap parts:
+
+1. ``upper_gradient``: the virtual step (first order: theta' is a constant of phi's gradient
+   here), then the sampled validation users' real items scored with theta' in one forward pass
+   in eval mode (``model.eval()`` around ``functional_call``, so an item's score does not
+   depend on the other items; the buffers are clones after the virtual training-mode forward),
+   the upper objective (``upper_objective``: soft top-k, objective set, detached balancing
+   weights) and its first-order backward to theta': ``g``. No graph is kept.
+2. ``meta_step``: one training-mode forward of the train batch with forward-mode tangent ``g``
+   on the parameters (``torch.autograd.forward_ad``), which yields both the predictions (with
+   their reverse-mode graph to theta, reused by the real step) and ``v [B]``; the labeler's
+   gradient is then a backward through the labeler only. The labeler moves up it (plain ascent
+   with ``lr_label``, or a torch optimizer), then the recommender takes its real step on the new
+   labels, and the running statistics of that forward are copied into the model's buffers.
+
+``g`` may be reused for several train batches (``LabelCraftConfig.upper_every``): each step
+then costs one forward with a tangent and one backward, instead of a validation pass; the
+staleness is measured against the exact meta-gradient (``benchmarks/meta_gradient_fidelity.py``).
+Any registry backbone works unchanged through ``torch.func.functional_call``.
 """
 
 from __future__ import annotations
@@ -31,6 +37,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import torch
+import torch.autograd.forward_ad as fwad
 from torch import nn
 from torch.func import functional_call
 
@@ -38,13 +45,15 @@ from labelcraft.config import from_params
 from labelcraft.evaluation import EvalOutcomes
 from labelcraft.features.tensors import EvalGroups, InteractionTensors
 from labelcraft.meta.objectives import (
+    OBJECTIVE_SETS,
     OBJECTIVES,
     OutcomeScales,
     balance_weights,
     check_objectives,
-    objective_values,
+    metric_objectives,
+    paper_objectives,
 )
-from labelcraft.meta.soft_topk import soft_topk
+from labelcraft.meta.soft_topk import soft_ranks
 from labelcraft.models import RecBatch, label_loss, make_batch
 from labelcraft.models.losses import LOSS_KINDS
 
@@ -68,10 +77,14 @@ class MetaConfig:
     topk_iters: int = 30
     tau: float = 0.5
     objectives: tuple[str, ...] = OBJECTIVES
+    objective_set: str = "paper"
 
     def __post_init__(self) -> None:
         """Coerce YAML lists to tuples and check values."""
         object.__setattr__(self, "objectives", check_objectives(self.objectives))
+        if self.objective_set not in OBJECTIVE_SETS:
+            raise ValueError(f"MetaConfig.objective_set must be one of {OBJECTIVE_SETS}, got "
+                             f"{self.objective_set!r}")
         if not (self.lr_rec > 0 and self.lr_label > 0 and self.epsilon > 0 and self.tau >= 0):
             raise ValueError(f"MetaConfig needs lr_rec, lr_label, epsilon > 0 and tau >= 0, got "
                              f"{self.lr_rec}, {self.lr_label}, {self.epsilon}, {self.tau}")
@@ -114,20 +127,44 @@ class ValidBatch:
 
 
 @dataclass(frozen=True)
-class UpperLevel:
-    """The upper objective after a virtual step, with what the real step reuses.
+class UpperObjective:
+    """The weighted upper objective ``sum_m w_m M_m`` (scalar) with its parts.
 
-    objective: scalar ``sum_m w_m M_m`` (graph to phi); values, weights: per objective (weights
-    detached, 0 when disabled); virtual_loss: the label loss at theta; pred: ``[B, 1]`` the
-    training-mode train forward at theta (graph to theta); buffers: the buffer clones after it.
+    values: per objective name, scalars (graph to the scores); weights: detached, 0 when
+    disabled.
     """
 
     objective: torch.Tensor
     values: dict[str, torch.Tensor]
     weights: dict[str, torch.Tensor]
-    virtual_loss: torch.Tensor
-    pred: torch.Tensor
-    buffers: dict[str, torch.Tensor]
+
+
+def upper_objective(scores: torch.Tensor, mask: torch.Tensor, outcomes: EvalOutcomes,
+                    scales: OutcomeScales, config: MetaConfig) -> UpperObjective:
+    """Soft top-k of scores ``[G, M]`` (mask ``[G, M]``), the configured objective set, weights."""
+    ranks = soft_ranks(scores, mask, config.k, epsilon=config.epsilon, n_iters=config.topk_iters)
+    if config.objective_set == "metrics":
+        values = metric_objectives(ranks, mask, outcomes, scales)
+    else:
+        alpha = ranks.sum(dim=2).clamp(0.0, 1.0).to(scores.dtype)
+        values = paper_objectives(alpha, mask, outcomes, scales, config.k)
+    weights = balance_weights(values, config.objectives, config.tau)
+    objective = torch.stack([weights[name] * values[name] for name in config.objectives]).sum()
+    return UpperObjective(objective, values, weights)
+
+
+@dataclass(frozen=True)
+class UpperGradient:
+    """``g = dM/dtheta'`` after a virtual step, and the objective it is the gradient of.
+
+    tangent: per trained parameter name, a detached tensor of the parameter's shape (parameters
+    without a gradient are absent); objective, values, weights: as ``UpperObjective``, detached.
+    """
+
+    tangent: dict[str, torch.Tensor]
+    objective: float
+    values: dict[str, float]
+    weights: dict[str, float]
 
 
 @contextmanager
@@ -153,74 +190,127 @@ def _loss(pred: torch.Tensor, labels: torch.Tensor, config: MetaConfig) -> torch
     return label_loss(pred, labels.unsqueeze(1).to(pred.dtype), config.loss)  # type: ignore[arg-type]
 
 
-def upper_level(model: nn.Module, labeler: nn.Module, train_batch: RecBatch,
-                train_feedback: torch.Tensor, valid: ValidBatch, config: MetaConfig,
-                scales: OutcomeScales) -> UpperLevel:
-    """Virtual step on the train batch ``[B]`` (feedback ``[B, F]``) and upper objective.
+def _trained(model: nn.Module) -> dict[str, nn.Parameter]:
+    return {name: p for name, p in model.named_parameters() if p.requires_grad}
+
+
+def upper_gradient(model: nn.Module, labeler: nn.Module, train_batch: RecBatch,
+                   train_feedback: torch.Tensor, valid: ValidBatch, config: MetaConfig,
+                   scales: OutcomeScales) -> UpperGradient:
+    """Virtual step on the train batch ``[B]`` (feedback ``[B, F]``), then ``g`` on ``valid``.
 
     Nothing is updated: the model's parameters, buffers and mode are left as they were.
     """
+    trained = _trained(model)
+    params = {name: p.detach() for name, p in model.named_parameters()}
+    buffers = {name: value.detach().clone() for name, value in model.named_buffers()}
+    leaves = {name: params[name].clone().requires_grad_() for name in trained}
+    with torch.no_grad():
+        labels = labeler(train_feedback)
+    with _mode(model, True):
+        pred = _single_head(functional_call(model, ({**params, **leaves}, buffers),
+                                            (train_batch,)), len(train_batch))
+    grads = torch.autograd.grad(_loss(pred, labels, config), list(leaves.values()),
+                                allow_unused=True)
+    updated = {name: (leaves[name].detach() - config.lr_rec * grad
+                      if grad is not None else leaves[name].detach()).requires_grad_()
+               for name, grad in zip(leaves, grads, strict=True)}
+    with _mode(model, False):
+        out = _single_head(functional_call(model, ({**params, **updated}, buffers),
+                                           (valid.batch,)), len(valid.batch))
+    scores = out.new_zeros(valid.mask.shape).masked_scatter(valid.mask, out[:, 0])
+    upper = upper_objective(scores, valid.mask, valid.outcomes, scales, config)
+    tangent = torch.autograd.grad(upper.objective, list(updated.values()), allow_unused=True)
+    return UpperGradient(
+        tangent={name: g for name, g in zip(updated, tangent, strict=True) if g is not None},
+        objective=float(upper.objective.detach()),
+        values={name: float(value.detach()) for name, value in upper.values.items()},
+        weights={name: float(value) for name, value in upper.weights.items()},
+    )
+
+
+@dataclass(frozen=True)
+class MetaGradient:
+    """d objective / d phi of one train batch, with the forward the real step reuses.
+
+    grads: one tensor per labeler parameter (``labeler.parameters()`` order); pred: ``[B, 1]``
+    training-mode predictions at theta (reverse-mode graph to theta); buffers: the buffer clones
+    after that forward; virtual_loss: the label loss at theta with the labels before the step.
+    """
+
+    grads: tuple[torch.Tensor, ...]
+    pred: torch.Tensor
+    buffers: dict[str, torch.Tensor]
+    virtual_loss: torch.Tensor
+
+
+def meta_gradient(model: nn.Module, labeler: nn.Module, train_batch: RecBatch,
+                  train_feedback: torch.Tensor, upper: UpperGradient,
+                  config: MetaConfig) -> MetaGradient:
+    """The meta-gradient of the train batch ``[B]`` (feedback ``[B, F]``) for the tangent ``g``.
+
+    One training-mode forward with the tangent (``v [B]``), then a backward through the
+    labeler: ``-lr_rec * d/dphi sum_i v_i * dL/dp_i`` (L the batch mean loss).
+    """
     params = dict(model.named_parameters())
     buffers = {name: value.detach().clone() for name, value in model.named_buffers()}
+    with fwad.dual_level():
+        dual = {name: fwad.make_dual(p, upper.tangent[name]) if name in upper.tangent else p
+                for name, p in params.items()}
+        with _mode(model, True):
+            out = functional_call(model, (dual, buffers), (train_batch,))
+        pred, tangent = fwad.unpack_dual(out)
+        buffers = {name: fwad.unpack_dual(value).primal for name, value in buffers.items()}
+    pred = _single_head(pred, len(train_batch))
+    if tangent is None:  # no parameter reaches the output: the labels cannot matter
+        tangent = torch.zeros_like(pred)
     labels = labeler(train_feedback)
-    with _mode(model, True):
-        pred = _single_head(functional_call(model, (params, buffers), (train_batch,)),
-                            len(train_batch))
-    virtual_loss = _loss(pred, labels, config)
-    trained = [name for name, value in params.items() if value.requires_grad]
-    grads = torch.autograd.grad(virtual_loss, [params[name] for name in trained],
-                                create_graph=True, allow_unused=True)
-    updated = dict(params)
-    for name, grad in zip(trained, grads, strict=True):
-        if grad is not None:
-            updated[name] = params[name] - config.lr_rec * grad
-    with _mode(model, False):
-        out = _single_head(functional_call(model, (updated, buffers), (valid.batch,)),
-                           len(valid.batch))
-    scores = out.new_zeros(valid.mask.shape).masked_scatter(valid.mask, out[:, 0])
-    alpha = soft_topk(scores, valid.mask, config.k, epsilon=config.epsilon,
-                      n_iters=config.topk_iters)
-    values = objective_values(alpha, valid.mask, valid.outcomes, scales, config.k)
-    weights = balance_weights(values, config.objectives, config.tau)
-    objective = torch.stack([weights[name] * values[name] for name in config.objectives]).sum()
-    return UpperLevel(objective, values, weights, virtual_loss, pred, buffers)
+    point = pred.detach().requires_grad_()
+    slope = torch.autograd.grad(_loss(point, labels, config), point, create_graph=True)[0]
+    phi = [p for p in labeler.parameters() if p.requires_grad]
+    meta = -config.lr_rec * (slope * tangent.detach()).sum()
+    grads = torch.autograd.grad(meta, phi, allow_unused=True)
+    return MetaGradient(
+        grads=tuple(torch.zeros_like(p) if g is None else g for p, g in zip(phi, grads,
+                                                                           strict=True)),
+        pred=pred, buffers=buffers, virtual_loss=_loss(pred.detach(), labels.detach(), config))
 
 
 def meta_step(model: nn.Module, labeler: nn.Module, train_batch: RecBatch,
-              train_feedback: torch.Tensor, valid: ValidBatch, config: MetaConfig,
-              scales: OutcomeScales, rec_optimizer: torch.optim.Optimizer,
+              train_feedback: torch.Tensor, upper: UpperGradient, config: MetaConfig,
+              rec_optimizer: torch.optim.Optimizer,
               label_optimizer: torch.optim.Optimizer | None = None) -> dict[str, float]:
-    """One bi-level step; updates the labeler, then the recommender. Returns floats to log.
+    """One bi-level step with the upper gradient ``upper``; updates the labeler, then theta.
 
-    Keys: loss (real step, labels of the new phi), virtual_loss, objective, one per objective
-    (M1..M3 by name) and ``weight_<name>``.
+    Returns floats to log: loss (real step, labels of the new phi), virtual_loss, meta_grad_norm
+    (L2 norm of d objective / d phi), and ``upper``'s objective, values and weights
+    (``weight_<name>``).
     """
-    upper = upper_level(model, labeler, train_batch, train_feedback, valid, config, scales)
+    step = meta_gradient(model, labeler, train_batch, train_feedback, upper, config)
     phi = [p for p in labeler.parameters() if p.requires_grad]
-    grads = torch.autograd.grad(upper.objective, phi, retain_graph=True, allow_unused=True)
-    grads = tuple(torch.zeros_like(p) if g is None else g for p, g in zip(phi, grads, strict=True))
     if label_optimizer is None:
         with torch.no_grad():
-            for p, g in zip(phi, grads, strict=True):
+            for p, g in zip(phi, step.grads, strict=True):
                 p.add_(g, alpha=config.lr_label)
     else:
         label_optimizer.zero_grad(set_to_none=True)
-        for p, g in zip(phi, grads, strict=True):
+        for p, g in zip(phi, step.grads, strict=True):
             p.grad = -g  # optimizers minimise: ascend the objective
         label_optimizer.step()
     with torch.no_grad():
         labels = labeler(train_feedback)
-    loss = _loss(upper.pred, labels, config)
+    loss = _loss(step.pred, labels, config)
     rec_optimizer.zero_grad(set_to_none=True)
     loss.backward()
     rec_optimizer.step()
     with torch.no_grad():
         for name, value in model.named_buffers():
-            value.copy_(upper.buffers[name])
+            value.copy_(step.buffers[name])
     return {
         "loss": float(loss.detach()),
-        "virtual_loss": float(upper.virtual_loss.detach()),
-        "objective": float(upper.objective.detach()),
-        **{name: float(value.detach()) for name, value in upper.values.items()},
-        **{f"weight_{name}": float(value) for name, value in upper.weights.items()},
+        "virtual_loss": float(step.virtual_loss),
+        "meta_grad_norm": float(torch.sqrt(sum(g.square().sum() for g in step.grads))),
+        "objective": upper.objective,
+        **upper.values,
+        **{f"weight_{name}": value for name, value in upper.weights.items()},
     }

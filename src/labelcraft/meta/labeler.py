@@ -149,3 +149,48 @@ class Labeler(nn.Module):
         """Labels ``[N]`` in [0, 1] for feedback rows ``[N, F]`` (parameters' dtype)."""
         inputs = self.scale_inputs(feedback).to(self.net[0].weight.dtype)
         return torch.sigmoid(self.net(inputs)).squeeze(1)
+
+
+LABEL_CORRELATES = ("watch_time", "duration", "play_ratio", "ef", "long_view", "skip")
+"""Outcomes the learned labels are correlated with in ``label_statistics``."""
+
+
+def _pearson(x: torch.Tensor, y: torch.Tensor) -> float:
+    """Pearson correlation of two ``[N]`` vectors; NaN when either is constant or N < 2."""
+    if len(x) < 2:
+        return float("nan")
+    x, y = x.to(torch.float64), y.to(torch.float64)
+    dx, dy = x - x.mean(), y - y.mean()
+    denominator = torch.sqrt(dx.square().sum() * dy.square().sum())
+    return float((dx * dy).sum() / denominator) if denominator > 0 else float("nan")
+
+
+def label_statistics(labels: torch.Tensor, feedback: torch.Tensor,
+                     feedback_columns: Sequence[str]) -> dict[str, float]:
+    """Mean, std (ddof 0) and Pearson correlations of labels ``[N]`` with the outcomes of
+    feedback ``[N, F]``: keys ``label_mean``, ``label_std``, ``label_corr_<outcome>`` for
+    ``LABEL_CORRELATES``.
+
+    watch_time = play_time_s, duration = duration_s, play_ratio = play / duration over the rows
+    with a positive duration, ef = like or follow or comment, long_view, skip (the feedback
+    columns). A correlation with a constant vector is NaN.
+    """
+    columns = list(feedback_columns)
+
+    def column(name: str) -> torch.Tensor:
+        return feedback[:, columns.index(name)].to(torch.float64)
+
+    labels = labels.detach().to(torch.float64)
+    play, duration = column("play_time_s"), column("duration_s")
+    timed = duration > 0
+    ef = ((column("like") + column("follow") + column("comment")) > 0).to(torch.float64)
+    return {
+        "label_mean": float(labels.mean()),
+        "label_std": float(labels.std(correction=0)),
+        "label_corr_watch_time": _pearson(labels, play),
+        "label_corr_duration": _pearson(labels, duration),
+        "label_corr_play_ratio": _pearson(labels[timed], play[timed] / duration[timed]),
+        "label_corr_ef": _pearson(labels, ef),
+        "label_corr_long_view": _pearson(labels, column("long_view")),
+        "label_corr_skip": _pearson(labels, column("skip")),
+    }

@@ -1,6 +1,11 @@
 """The upper-level objectives of LabelCraft on a batch of validation users, and their balance.
 
-For G users with padded items ``[G, M]`` (mask), soft top-k memberships ``alpha [G, M]`` (0 on
+Two sets of three objectives share the names ``usage_time``, ``engagement`` and
+``duration_spread`` (so the ablations and the logged curves mean the same part in both):
+``paper`` (M1-M3 below, the faithful reproduction) and ``metrics`` (``metric_objectives``: soft
+versions of the reported NWTG@k, NEG@k and DS@k themselves).
+
+Paper set. For G users with padded items ``[G, M]`` (mask), soft top-k memberships ``alpha [G, M]`` (0 on
 padding) and observed outcomes, each objective is a mean over users (higher is better):
 
 - ``usage_time`` (M1): ``sum_i alpha_i / k * scale_w(watch time_i)``;
@@ -35,19 +40,27 @@ from labelcraft.labels.scaling import PiecewiseScale, fit_piecewise
 OBJECTIVES = ("usage_time", "engagement", "duration_spread")
 
 
+OBJECTIVE_SETS = ("paper", "metrics")
+
+
 @dataclass(frozen=True)
 class OutcomeScales:
-    """Piecewise scales of watch time (M1) and duration (M3), fitted on train rows."""
+    """Scales fitted on train rows: piecewise watch time (M1) and duration (M3) for the paper
+    set; ``duration_std`` (seconds, population std of the train durations) divides soft DS@k
+    in the metrics set, so that all three objectives are O(1) for the balancing softmax."""
 
     watch_time: PiecewiseScale
     duration: PiecewiseScale
+    duration_std: float = 1.0
 
     @classmethod
     def fit(cls, play_time_s: np.ndarray, duration_s: np.ndarray, b_quantile: float = 0.5,
             max_quantile: float = 0.99) -> OutcomeScales:
-        """Fit both scales on the train watch times and durations (seconds, ``[N]`` each)."""
+        """Fit the scales on the train watch times and durations (seconds, ``[N]`` each)."""
+        spread = float(np.std(np.asarray(duration_s, dtype=np.float64)))
         return cls(fit_piecewise(play_time_s, b_quantile, max_quantile),
-                   fit_piecewise(duration_s, b_quantile, max_quantile))
+                   fit_piecewise(duration_s, b_quantile, max_quantile),
+                   spread if spread > 0 else 1.0)
 
 
 def check_objectives(names: Sequence[str]) -> tuple[str, ...]:
@@ -60,7 +73,7 @@ def check_objectives(names: Sequence[str]) -> tuple[str, ...]:
     return names
 
 
-def objective_values(alpha: torch.Tensor, mask: torch.Tensor, outcomes: EvalOutcomes,
+def paper_objectives(alpha: torch.Tensor, mask: torch.Tensor, outcomes: EvalOutcomes,
                      scales: OutcomeScales, k: int) -> dict[str, torch.Tensor]:
     """M1, M2, M3 (scalars, differentiable in ``alpha [G, M]``) keyed by ``OBJECTIVES``."""
     if alpha.shape != mask.shape or outcomes.watch_time.shape != mask.shape:
@@ -75,12 +88,59 @@ def objective_values(alpha: torch.Tensor, mask: torch.Tensor, outcomes: EvalOutc
     mean = spread.sum(dim=1) / count
     variance = (torch.where(mask, spread - mean.unsqueeze(1), 0.0).square()).sum(dim=1) / count
     # sqrt has an infinite slope at 0: a user whose product is constant contributes 0, grad 0
-    positive = variance > 0
-    std = torch.where(positive, torch.sqrt(torch.where(positive, variance, 1.0)), 0.0)
+    std = _safe_sqrt(variance)
     return {
         "usage_time": (alpha * watch).sum(dim=1).mean() / k,
         "engagement": (alpha * ef).sum(dim=1).mean() / k,
         "duration_spread": std.mean(),
+    }
+
+
+def _safe_sqrt(variance: torch.Tensor) -> torch.Tensor:
+    """sqrt with value and gradient 0 where the variance is 0 (sqrt's slope is infinite there)."""
+    positive = variance > 0
+    return torch.where(positive, torch.sqrt(torch.where(positive, variance, 1.0)), 0.0)
+
+
+def _soft_normalised_gain(ranks: torch.Tensor, mask: torch.Tensor,
+                          gains: torch.Tensor) -> torch.Tensor:
+    """Soft DCG@k / IDCG@k ``[G]``: ``sum_ij P_ij gain_i / log2(j + 2)`` over the hard ideal.
+
+    ranks ``[G, M, k]``, gains ``[G, M]``. A user whose ideal DCG is 0 scores 1 (constant), as in
+    the hard metric (``labelcraft.evaluation.topk.normalised_gain_at_k``).
+    """
+    k = ranks.shape[2]
+    discount = 1.0 / torch.log2(torch.arange(2, k + 2, dtype=ranks.dtype, device=ranks.device))
+    real = torch.where(mask, gains.to(ranks.dtype), 0.0)
+    dcg = ((ranks * discount).sum(dim=2) * real).sum(dim=1)
+    ideal = torch.sort(real, dim=1, descending=True).values[:, :k]
+    idcg = (ideal * discount[: ideal.shape[1]]).sum(dim=1)
+    return torch.where(idcg > 0, dcg / torch.where(idcg > 0, idcg, 1.0), 1.0)
+
+
+def metric_objectives(ranks: torch.Tensor, mask: torch.Tensor, outcomes: EvalOutcomes,
+                      scales: OutcomeScales) -> dict[str, torch.Tensor]:
+    """Soft NWTG@k, NEG@k and DS@k / duration_std (means over users), keyed by ``OBJECTIVES``.
+
+    ranks ``[G, M, k]``: soft rank weights (``labelcraft.meta.soft_topk.soft_ranks``). NWTG and
+    NEG use raw watch time (s) and EF as gains, position-discounted by the soft ranks and divided
+    by the user's hard ideal DCG. DS is the standard deviation of the durations (s) weighted by
+    the soft memberships ``alpha_i = sum_j P_ij`` (normalised to sum 1), divided by the train
+    duration std. With one-hot ranks (epsilon -> 0) each equals its hard metric (DS divided).
+    """
+    if ranks.shape[:2] != mask.shape or outcomes.watch_time.shape != mask.shape:
+        raise ValueError(f"ranks {tuple(ranks.shape)}, mask {tuple(mask.shape)} and outcomes "
+                         f"{tuple(outcomes.watch_time.shape)} must be [G, M, k], [G, M], [G, M]")
+    dtype = ranks.dtype
+    alpha = torch.where(mask, ranks.sum(dim=2), 0.0)
+    share = alpha / alpha.sum(dim=1, keepdim=True)
+    duration = torch.where(mask, outcomes.duration_s.to(dtype), 0.0)
+    mean = (share * duration).sum(dim=1, keepdim=True)
+    variance = (share * (duration - mean).square()).sum(dim=1)
+    return {
+        "usage_time": _soft_normalised_gain(ranks, mask, outcomes.watch_time).mean(),
+        "engagement": _soft_normalised_gain(ranks, mask, outcomes.ef).mean(),
+        "duration_spread": _safe_sqrt(variance).mean() / scales.duration_std,
     }
 
 

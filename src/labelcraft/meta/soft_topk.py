@@ -45,6 +45,8 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
+from labelcraft.evaluation.topk import rank_order
+
 logger = logging.getLogger(__name__)
 
 RIDGE = 1e-12  # added to the k x k systems so that a nearly hard plan stays solvable
@@ -296,6 +298,28 @@ def membership(plan: torch.Tensor, problem: TopKProblem, mask: torch.Tensor) -> 
     alpha = plan[:, : problem.k].sum(dim=1) * problem.n.to(plan.dtype)[problem.user]
     alpha = torch.where(problem.selects[problem.user], alpha.clamp(0.0, 1.0), 1.0)
     return plan.new_zeros(mask.shape).masked_scatter(mask, alpha)
+
+
+def soft_ranks(scores: torch.Tensor, mask: torch.Tensor, k: int, *, epsilon: float = 1e-3,
+               n_iters: int = 30, tol: float = 1e-9) -> torch.Tensor:
+    """Soft rank weights ``P [G, M, k]`` (float64): P[g, i, j] ~ item i of user g at rank j + 1.
+
+    ``P = n * plan[:, :k]`` of the same transport problem as ``soft_topk``: the anchors are in
+    descending order and the squared cost is monotone, so as epsilon -> 0 the plan becomes the
+    sorted assignment and P the one-hot ranks of the top k. Over a user with n > k real items,
+    each rank column sums to 1 and an item's row sums to its membership alpha. Users with
+    n <= k (no selection to make) take their hard ranks (stable sort by score, no gradient).
+    0 on padding. Differentiable in the scores (implicit backward).
+    """
+    problem = topk_problem(scores, mask, k, epsilon)
+    plan = entropic_plan(problem, epsilon, n_iters, tol)
+    soft = plan[:, :k] * problem.n.to(plan.dtype)[problem.user].unsqueeze(1)
+    order = rank_order(scores.detach(), mask)
+    position = torch.empty_like(order).scatter_(
+        1, order, torch.arange(mask.shape[1], device=order.device).expand_as(order))
+    hard = F.one_hot(position[mask].clamp(max=k), k + 1)[:, :k].to(plan.dtype)
+    rows = torch.where(problem.selects[problem.user].unsqueeze(1), soft, hard)
+    return plan.new_zeros((*mask.shape, k)).masked_scatter(mask.unsqueeze(2), rows)
 
 
 def soft_topk(scores: torch.Tensor, mask: torch.Tensor, k: int, *, epsilon: float = 1e-3,

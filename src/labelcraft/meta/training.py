@@ -1,18 +1,23 @@
 """The LabelCraft meta-training loop: recommender and labeler trained together, early-stopped.
 
 Each epoch visits the train rows once in shuffled mini-batches (order from a generator seeded
-with ``seed``). Every ``meta_every``-th batch (the first of each epoch included) runs a full
-bi-level ``meta_step`` on a fresh sample of ``valid_sample_ratio`` of the validation users
-(drawn from a second seeded generator); the other batches are plain recommender steps on the
-current labeler's labels (no graph to phi). ``meta_every = 1`` is the paper; a larger value is
-the speed knob, since a meta step costs about 15x a plain step on the real slice.
+with ``seed``). Every ``meta_every``-th batch (the first of each epoch included) runs a bi-level
+``meta_step``; the other batches are plain recommender steps on the current labeler's labels (no
+graph to phi). ``meta_every = 1`` is the paper. The upper gradient dM/dtheta' of a meta step
+(``upper_gradient``: a virtual step and the scoring of a fresh sample of ``valid_sample_ratio``
+of the validation users, drawn from a second seeded generator) is recomputed on every
+``upper_every``-th meta step (the first of each epoch included) and reused by the meta steps
+between, which then cost one forward with a tangent and one backward through the train batch
+(``labelcraft.meta.bilevel``). ``upper_every = 1`` is exact.
 
 After each epoch the validation users are scored with the recommender in eval mode and ranked
 by HARD top-k (``labelcraft.training.score_groups`` / ``epoch_metrics``); the epoch with the
 best ``trainer.eval_metric`` (NWTG@10 by default) keeps tensor copies of both the recommender
 and the labeler, training stops after ``trainer.patience`` epochs without improvement, and both
 best states are loaded back. The soft upper objective on the same scores (all validation users,
-no virtual step) is logged as well, so its rise can be followed.
+no virtual step) is logged as well, so its rise can be followed, and so are the statistics of
+the labels on the train rows (``label_statistics``): their mean, std and correlations with the
+raw outcomes, from epoch 0 (the labeler's random start).
 """
 
 from __future__ import annotations
@@ -30,10 +35,16 @@ from tqdm.auto import tqdm
 
 from labelcraft.config import from_params
 from labelcraft.features.tensors import InteractionTensors
-from labelcraft.meta.bilevel import MetaConfig, ValidBatch, meta_step
-from labelcraft.meta.labeler import Labeler, LabelerConfig
-from labelcraft.meta.objectives import OBJECTIVES, OutcomeScales, balance_weights, objective_values
-from labelcraft.meta.soft_topk import soft_topk
+from labelcraft.meta.bilevel import (
+    MetaConfig,
+    UpperGradient,
+    ValidBatch,
+    meta_step,
+    upper_gradient,
+    upper_objective,
+)
+from labelcraft.meta.labeler import Labeler, LabelerConfig, label_statistics
+from labelcraft.meta.objectives import OBJECTIVES, OutcomeScales
 from labelcraft.models import ModelSpec, label_loss, make_batch
 from labelcraft.training import (
     EvalSet,
@@ -49,8 +60,10 @@ logger = logging.getLogger(__name__)
 
 LABEL_OPTIMIZERS = ("sgd", "adam", "none")
 META_CURVES: tuple[str, ...] = (
-    "virtual_loss", "objective", *OBJECTIVES, *(f"weight_{name}" for name in OBJECTIVES))
-"""Keys of a history entry that are means over the epoch's meta steps."""
+    "virtual_loss", "meta_grad_norm", "objective", *OBJECTIVES,
+    *(f"weight_{name}" for name in OBJECTIVES))
+"""Keys of a history entry that are means over the epoch's meta steps (the objective, its
+values and weights over the steps that recomputed the upper gradient)."""
 _NESTED = {"meta": MetaConfig, "labeler": LabelerConfig, "trainer": TrainConfig}
 
 
@@ -64,6 +77,8 @@ class LabelCraftConfig:
     history_length, k, eval_metric, eval_batch_users, num_threads (``TrainConfig``).
     valid_sample_ratio: share of the validation users sampled per meta step (at least one).
     meta_every: a meta step every m-th train batch, plain steps on the current labels between.
+    upper_every: the upper gradient (virtual step + sampled validation users) recomputed every
+    u-th meta step and reused by the meta steps between (1 = exact).
     label_optimizer: "sgd" (plain ascent with ``meta.lr_label``) or "adam" (same rate); "none"
     runs no meta step at all, so the labeler keeps its seeded initial weights: the control that
     shows what meta-learning adds over a recommender trained on a random labeler's labels.
@@ -74,6 +89,7 @@ class LabelCraftConfig:
     trainer: TrainConfig = field(default_factory=TrainConfig)
     valid_sample_ratio: float = 0.5
     meta_every: int = 1
+    upper_every: int = 1
     label_optimizer: str = "sgd"
 
     def __post_init__(self) -> None:
@@ -81,9 +97,11 @@ class LabelCraftConfig:
         if not 0 < self.valid_sample_ratio <= 1:
             raise ValueError(f"LabelCraftConfig.valid_sample_ratio must be in (0, 1], got "
                              f"{self.valid_sample_ratio}")
-        if int(self.meta_every) != self.meta_every or self.meta_every < 1:
-            raise ValueError(f"LabelCraftConfig.meta_every must be a positive integer, got "
-                             f"{self.meta_every}")
+        for name in ("meta_every", "upper_every"):
+            value = getattr(self, name)
+            if int(value) != value or value < 1:
+                raise ValueError(f"LabelCraftConfig.{name} must be a positive integer, got "
+                                 f"{value}")
         if self.label_optimizer not in LABEL_OPTIMIZERS:
             raise ValueError(f"LabelCraftConfig.label_optimizer must be one of "
                              f"{LABEL_OPTIMIZERS}, got {self.label_optimizer!r}")
@@ -113,7 +131,9 @@ class LabelCraftResult:
     ``duration_spread`` = M1, M2, M3) and ``weight_<name>`` (means over the epoch's meta
     steps), valid_<metric> for NWTG@k, NEG@k, DS@k (hard top-k), valid_objective and
     valid_<objective> (soft top-k on all validation users), train_seconds, seconds.
-    start: the same valid_* entries for the initial model. labels: ``[T]`` float32 labels of
+    label_mean, label_std, label_corr_<outcome>: ``label_statistics`` of the labeler on the train
+    rows after the epoch. start: the same valid_* and label_* entries for the initial model
+    and labeler. labels: ``[T]`` float32 labels of
     the best labeler for ``train_rows [T]``. best_scores: validation scores ``[G, M]`` of the
     best epoch.
     """
@@ -136,14 +156,11 @@ def validation_objective(scores: torch.Tensor, valid: EvalSet, meta: MetaConfig,
     Soft top-k of every user, the enabled objectives weighted by their detached balancing
     weights, as in the meta step (without the virtual step).
     """
-    mask = valid.groups.mask
     with torch.no_grad():
-        alpha = soft_topk(scores.to(torch.float64), mask, meta.k, epsilon=meta.epsilon,
-                          n_iters=meta.topk_iters)
-        values = objective_values(alpha, mask, valid.outcomes, scales, meta.k)
-        weights = balance_weights(values, meta.objectives, meta.tau)
-        objective = sum(float(weights[name] * values[name]) for name in meta.objectives)
-    return {"objective": objective, **{name: float(values[name]) for name in OBJECTIVES}}
+        upper = upper_objective(scores.to(torch.float64), valid.groups.mask, valid.outcomes,
+                                scales, meta)
+    return {"objective": float(upper.objective),
+            **{name: float(upper.values[name]) for name in OBJECTIVES}}
 
 
 def _validate(model: nn.Module, tensors: InteractionTensors, valid: EvalSet,
@@ -183,7 +200,8 @@ class _Loop:
         n_users = len(self.valid)
         n_sample = max(1, round(config.valid_sample_ratio * n_users))
         sums: dict[str, float] = defaultdict(float)
-        loss_sum, meta_steps = 0.0, 0
+        loss_sum, meta_steps, refreshes = 0.0, 0, 0
+        upper: UpperGradient | None = None
         self.model.train()
         bar = tqdm(range(n_batches), desc=description, leave=False, mininterval=1.0)
         for step in bar:
@@ -191,14 +209,23 @@ class _Loop:
             batch = make_batch(self.tensors, rows, self.history_length)
             feedback = self.tensors.feedback[rows]
             if config.label_optimizer != "none" and step % config.meta_every == 0:
-                users = torch.randperm(n_users, generator=self.valid_generator)[:n_sample]
-                valid = ValidBatch.from_groups(self.tensors, self.valid.groups,
-                                               self.valid.outcomes, users, self.history_length)
-                logged = meta_step(self.model, self.labeler, batch, feedback, valid, config.meta,
-                                   self.scales, self.rec_optimizer, self.label_optimizer)
-                loss = logged.pop("loss")
-                for name, value in logged.items():
-                    sums[name] += value
+                if upper is None or meta_steps % config.upper_every == 0:
+                    users = torch.randperm(n_users, generator=self.valid_generator)[:n_sample]
+                    valid = ValidBatch.from_groups(self.tensors, self.valid.groups,
+                                                   self.valid.outcomes, users,
+                                                   self.history_length)
+                    upper = upper_gradient(self.model, self.labeler, batch, feedback, valid,
+                                           config.meta, self.scales)
+                    refreshes += 1
+                    sums["objective"] += upper.objective
+                    for name in OBJECTIVES:
+                        sums[name] += upper.values[name]
+                        sums[f"weight_{name}"] += upper.weights[name]
+                logged = meta_step(self.model, self.labeler, batch, feedback, upper, config.meta,
+                                   self.rec_optimizer, self.label_optimizer)
+                loss = logged["loss"]
+                sums["virtual_loss"] += logged["virtual_loss"]
+                sums["meta_grad_norm"] += logged["meta_grad_norm"]
                 meta_steps += 1
             else:
                 with torch.no_grad():
@@ -214,8 +241,11 @@ class _Loop:
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{loss_sum / (step + 1):.4f}", refresh=False)
         bar.close()
+        per_step = ("virtual_loss", "meta_grad_norm")
         return {"train_loss": loss_sum / n_batches, "meta_steps": meta_steps,
-                **{name: value / meta_steps for name, value in sums.items()}}
+                "upper_refreshes": refreshes,
+                **{name: value / (meta_steps if name in per_step else refreshes)
+                   for name, value in sums.items()}}
 
 
 def train_labelcraft(
@@ -272,8 +302,13 @@ def train_labelcraft(
     best_scores: torch.Tensor | None = None
     best_model: dict[str, torch.Tensor] = {}
     best_labeler: dict[str, torch.Tensor] = {}
+    def labels_now() -> dict[str, float]:
+        with torch.no_grad():
+            return label_statistics(labeler(train_feedback), train_feedback, columns)
+
     with torch_threads(trainer.num_threads):
         _, start = _validate(model, tensors, valid, config, scales, history_length)
+        start |= labels_now()
         for epoch in range(1, trainer.max_epochs + 1):
             started = time.perf_counter()
             entry: dict[str, float | int] = {
@@ -281,6 +316,7 @@ def train_labelcraft(
             entry["train_seconds"] = time.perf_counter() - started
             scores, metrics = _validate(model, tensors, valid, config, scales, history_length)
             entry.update(metrics)
+            entry.update(labels_now())
             entry["seconds"] = time.perf_counter() - started
             history.append(entry)
             current = metrics[f"valid_{trainer.eval_metric}"]
