@@ -2,9 +2,10 @@
 
 Reads the kuairand features written by `KUAIRAND_DIR=... kedro run --pipelines kuairand`
 (``data/05_model_input/kuairand/*.parquet``, ``data/04_feature/kuairand/feature_spec.json``) and
-the pipeline's own parameters (``conf/base/parameters_{training,labelcraft}.yml``): the same
-LabelCraft configuration as `kedro run`, except the meta-step interval (``--meta-every``; the
-configured value by default) and the torch threads. Times, each the best of ``--repeats`` runs
+the parameters of ``conf/<env>`` (``--env``, default ``benchmark``: a meta step on every batch,
+the upper gradient reused ``upper_every`` times): the same LabelCraft configuration as
+`kedro run --env <env>`, except the upper-gradient interval (``--upper-every``; the configured
+value by default), one epoch, and the torch threads. Times, each the best of ``--repeats`` runs
 from the same seeded model (the machine may be shared):
 
 - plain: one shuffled DIN epoch on the WT label (``bench_din_epoch.one_epoch``: forward,
@@ -12,7 +13,10 @@ from the same seeded model (the machine may be shared):
 - LabelCraft: ``train_labelcraft`` for one epoch; its train pass (``train_seconds``) and the
   whole epoch with the validation scoring (``seconds``).
 
-    python benchmarks/bench_labelcraft_epoch.py [--meta-every 8 16 32] [--threads 2]
+    python benchmarks/bench_labelcraft_epoch.py [--upper-every 8 16 32] [--threads 2]
+
+The last line, ``ratio <x>``, is the train-pass ratio of the first ``--upper-every`` value (the
+configured one by default).
 """
 
 from __future__ import annotations
@@ -61,7 +65,8 @@ def configured(threads: int, history_length: int,
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--meta-every", type=int, nargs="+", help="default: the configured one")
+    parser.add_argument("--upper-every", type=int, nargs="+", help="default: the configured one")
+    parser.add_argument("--env", default="benchmark")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--repeats", type=int, default=2, help="best of this many epochs")
     parser.add_argument("--output", type=Path, help="write the result as JSON here")
@@ -69,7 +74,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     data = load_features("kuairand")
-    comparison, config = configured(args.threads, data.history_length)
+    comparison, config = configured(args.threads, data.history_length, args.env)
     batch_size = config.trainer.batch_size
     train_rows = data.train_rows
     labels = torch.from_numpy(fit_labels("WT", data.train_feedback)(data.feedback))
@@ -88,11 +93,12 @@ def main() -> None:
         "train_rows": len(train_rows), "valid_users": len(data.valid),
         "batch_size": batch_size, "threads": args.threads,
         "valid_sample_ratio": config.valid_sample_ratio, "label_optimizer": config.label_optimizer,
+        "meta_every": config.meta_every,
         "plain_epoch_s": round(plain, 2), "plain_validation_s": round(scoring, 2),
         "labelcraft": [],
     }
-    for meta_every in args.meta_every or [config.meta_every]:
-        run_config = dataclasses.replace(config, meta_every=meta_every)
+    for upper_every in args.upper_every or [config.upper_every]:
+        run_config = dataclasses.replace(config, upper_every=upper_every)
         entry = min(
             (train_labelcraft(data.tensors, train_rows, data.valid, model_name=comparison.model,
                               model_params=comparison.model_params, spec=data.spec,
@@ -101,18 +107,20 @@ def main() -> None:
             key=lambda epoch: epoch["train_seconds"],
         )
         row = {
-            "meta_every": meta_every, "meta_steps": entry["meta_steps"],
+            "upper_every": upper_every, "meta_steps": entry["meta_steps"],
+            "upper_refreshes": entry["upper_refreshes"],
             "train_s": round(entry["train_seconds"], 2), "epoch_s": round(entry["seconds"], 2),
             "train_ratio": round(entry["train_seconds"] / plain, 2),
             "epoch_ratio": round(entry["seconds"] / (plain + scoring), 2),
         }
         result["labelcraft"].append(row)  # type: ignore[union-attr]
-        logger.info("LabelCraft epoch, meta_every %d (%d meta steps): train %.2f s (ratio %.2f), "
-                    "with validation %.2f s (ratio %.2f)", meta_every, row["meta_steps"],
+        logger.info("LabelCraft epoch, upper_every %d (%d meta steps): train %.2f s (ratio %.2f), "
+                    "with validation %.2f s (ratio %.2f)", upper_every, row["meta_steps"],
                     row["train_s"], row["train_ratio"], row["epoch_s"], row["epoch_ratio"])
     logger.info(json.dumps(result))
     if args.output:
         args.output.write_text(json.dumps(result, indent=2))
+    logger.info("ratio %.2f", result["labelcraft"][0]["train_ratio"])  # type: ignore[index]
 
 
 if __name__ == "__main__":

@@ -469,3 +469,20 @@ def test_valid_batch_from_groups_cuts_width_and_orders_rows() -> None:
     assert valid.mask.tolist() == [[True, True, True], [True, True, False]]
     assert valid.batch.video.tolist() == tensors.video[torch.tensor([6, 7, 8, 4, 5])].tolist()
     assert valid.outcomes.watch_time.tolist() == [[8.0, 9.0, 10.0], [4.0, 5.0, 6.0]]
+
+
+def test_centred_meta_gradient_moves_no_label_on_average() -> None:
+    """center: the per-label gradient has batch mean 0; off, the exact one does not."""
+    model, labeler, batch, feedback, valid = meta_setup(11, torch.float64)
+    for center in (False, True):
+        config = MetaConfig(k=2, epsilon=0.05, center=center)
+        upper = upper_gradient(model, labeler, batch, feedback, valid, config, SCALES)
+        grads = meta_gradient(model, labeler, batch, feedback, upper, config).grads
+        # the last layer's bias moves every label through sigmoid': its gradient is
+        # sum_i c_i * sigmoid'(z_i), with c centred it is much smaller than uncentred
+        bias = float(grads[-1].abs().sum())
+        if center:
+            assert bias < 0.2 * exact_bias
+        else:
+            exact_bias = bias
+            assert bias > 0

@@ -66,7 +66,12 @@ class MetaConfig:
     the labeler's plain gradient ascent (ignored when an optimizer is given); the authors use
     1e-4 on objectives *summed* over about 400 sampled users, i.e. about 0.04 on the means used
     here. k, epsilon, topk_iters: soft top-k (``labelcraft.meta.soft_topk``). tau, objectives:
-    balancing temperature and enabled objectives. loss: the recommender's label loss.
+    balancing temperature and enabled objectives. objective_set: ``paper`` (M1-M3) or
+    ``metrics`` (soft NWTG@k, NEG@k, DS@k; ``labelcraft.meta.objectives``). loss: the
+    recommender's label loss. center: remove from the meta-gradient the part that moves every
+    label of the train batch by the same amount (its per-label gradient minus its batch mean;
+    the ranking metrics do not change when all labels shift alike), so the labeler learns how
+    interactions compare, not a drift of the mean label; False is the exact meta-gradient.
     """
 
     lr_rec: float = 0.1
@@ -78,6 +83,7 @@ class MetaConfig:
     tau: float = 0.5
     objectives: tuple[str, ...] = OBJECTIVES
     objective_set: str = "paper"
+    center: bool = False
 
     def __post_init__(self) -> None:
         """Coerce YAML lists to tuples and check values."""
@@ -250,7 +256,8 @@ def meta_gradient(model: nn.Module, labeler: nn.Module, train_batch: RecBatch,
     """The meta-gradient of the train batch ``[B]`` (feedback ``[B, F]``) for the tangent ``g``.
 
     One training-mode forward with the tangent (``v [B]``), then a backward through the
-    labeler: ``-lr_rec * d/dphi sum_i v_i * dL/dp_i`` (L the batch mean loss).
+    labeler: ``-lr_rec * d/dphi sum_i v_i * dL/dp_i`` (L the batch mean loss), through the
+    per-label gradient ``[B]``, centred on its batch mean when ``config.center``.
     """
     params = dict(model.named_parameters())
     buffers = {name: value.detach().clone() for name, value in model.named_buffers()}
@@ -267,9 +274,13 @@ def meta_gradient(model: nn.Module, labeler: nn.Module, train_batch: RecBatch,
     labels = labeler(train_feedback)
     point = pred.detach().requires_grad_()
     slope = torch.autograd.grad(_loss(point, labels, config), point, create_graph=True)[0]
-    phi = [p for p in labeler.parameters() if p.requires_grad]
     meta = -config.lr_rec * (slope * tangent.detach()).sum()
-    grads = torch.autograd.grad(meta, phi, allow_unused=True)
+    # d objective / d label [B]: what each label of the batch should do
+    (per_label,) = torch.autograd.grad(meta, labels, retain_graph=True)
+    if config.center:
+        per_label = per_label - per_label.mean()
+    phi = [p for p in labeler.parameters() if p.requires_grad]
+    grads = torch.autograd.grad(labels, phi, grad_outputs=per_label, allow_unused=True)
     return MetaGradient(
         grads=tuple(torch.zeros_like(p) if g is None else g for p, g in zip(phi, grads,
                                                                            strict=True)),

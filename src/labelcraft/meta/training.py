@@ -322,9 +322,10 @@ def train_labelcraft(
             current = metrics[f"valid_{trainer.eval_metric}"]
             improved = current > best_metric + trainer.min_delta
             logger.info("%s epoch %d: loss %.5f, objective %.4f, valid %s %.4f, valid objective "
-                        "%.4f%s (%.1f s)", description, epoch, entry["train_loss"],
-                        entry.get("objective", float("nan")), trainer.eval_metric, current,
-                        entry["valid_objective"], " (best)" if improved else "",
+                        "%.4f, labels %.3f +- %.3f%s (%.1f s)", description, epoch,
+                        entry["train_loss"], entry.get("objective", float("nan")),
+                        trainer.eval_metric, current, entry["valid_objective"],
+                        entry["label_mean"], entry["label_std"], " (best)" if improved else "",
                         entry["seconds"])
             if improved:
                 best_epoch, best_metric, best_scores, stale = epoch, current, scores, 0

@@ -147,25 +147,35 @@ def leaderboard_bars(
 SURFACE_POINTS = 200  # watch-time grid points per curve
 
 
+SURFACE_AXES = ("watch_time", "play_ratio")
+
+
 def label_surface(
     labeler: Labeler,
     durations_s: Mapping[str, float],
-    max_watch_s: float,
+    max_x: float,
     explicit: Sequence[str] = ("like",),
+    against: str = "watch_time",
 ) -> Figure:
-    """The learned label against watch time, one axes per duration, with and without EF.
+    """The learned label against watch time (or play ratio), one axes per duration, +/- EF.
 
     durations_s: panel title -> video duration (s); each panel plots the label of an
-    interaction with that duration and watch time 0..``max_watch_s`` (every other feedback
-    column 0), once without explicit feedback and once with the ``explicit`` columns set to 1.
+    interaction with that duration and watch time 0..``max_x`` seconds (``against`` =
+    "watch_time") or play ratio 0..``max_x`` (``against`` = "play_ratio": watch time = ratio x
+    duration), every other feedback column 0, once without explicit feedback and once with the
+    ``explicit`` columns set to 1.
     """
+    if against not in SURFACE_AXES:
+        raise ValueError(f"against must be one of {SURFACE_AXES}, got {against!r}")
     columns = list(labeler.feedback_columns)
     missing = [name for name in ("play_time_s", "duration_s", *explicit) if name not in columns]
     if missing:
         raise ValueError(f"the labeler's feedback columns {columns} lack {missing}")
-    watch = torch.linspace(0.0, float(max_watch_s), SURFACE_POINTS, dtype=torch.float64)
-    figure, axes = _grid(len(durations_s), "LabelCraft: learned label against watch time")
+    x = torch.linspace(0.0, float(max_x), SURFACE_POINTS, dtype=torch.float64)
+    axis = "watch time (s)" if against == "watch_time" else "play ratio (watch time / duration)"
+    figure, axes = _grid(len(durations_s), f"LabelCraft: learned label against {axis}")
     for ax, (title, duration) in zip(axes, durations_s.items(), strict=True):
+        watch = x if against == "watch_time" else x * float(duration)
         for with_ef in (False, True):
             feedback = torch.zeros(SURFACE_POINTS, len(columns), dtype=torch.float64)
             feedback[:, columns.index("play_time_s")] = watch
@@ -175,11 +185,12 @@ def label_surface(
                     feedback[:, columns.index(name)] = 1.0
             with torch.no_grad():
                 labels = labeler(feedback).double().numpy()
-            ax.plot(watch.numpy(), labels,
+            ax.plot(x.numpy(), labels,
                     label=f"{' + '.join(explicit)} = 1" if with_ef else "no explicit feedback")
-        ax.axvline(float(duration), color="grey", linestyle=":", linewidth=1)
+        ax.axvline(float(duration) if against == "watch_time" else 1.0, color="grey",
+                   linestyle=":", linewidth=1)
         ax.set_title(title)
-        ax.set_xlabel("watch time (s)")
+        ax.set_xlabel(axis)
         ax.set_ylabel("label")
         ax.legend(fontsize="small")
     return figure

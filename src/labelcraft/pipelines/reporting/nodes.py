@@ -104,6 +104,17 @@ def plot_leaderboard(test_metrics: dict[str, Any], params: dict[str, Any]) -> Fi
     return leaderboard_bars(test_metrics, metrics=(f"NWTG@{k}", f"NEG@{k}", f"DS@{k}"))
 
 
+def _surface_panels(model_inputs: pd.DataFrame, feedback: pd.DataFrame
+                    ) -> tuple[pd.DataFrame, dict[str, float]]:
+    """Train feedback rows and the panels of the label surfaces (p10 / p50 / p90 durations)."""
+    train = feedback.loc[(model_inputs["split"] == TRAIN).to_numpy()]
+    durations = train["duration_s"].quantile(list(SURFACE_QUANTILES))
+    return train, {
+        f"duration {seconds:.0f} s (p{100 * q:.0f})": float(seconds)
+        for q, seconds in durations.items()
+    }
+
+
 def plot_label_surface(
     labeler: dict[str, Any], model_inputs: pd.DataFrame, feedback: pd.DataFrame
 ) -> Figure:
@@ -111,12 +122,16 @@ def plot_label_surface(
 
     Watch time runs up to the 99th percentile of the train watch times; with and without a like.
     """
-    train = feedback.loc[(model_inputs["split"] == TRAIN).to_numpy()]
-    durations = train["duration_s"].quantile(list(SURFACE_QUANTILES))
-    panels = {
-        f"duration {seconds:.0f} s (p{100 * q:.0f})": float(seconds)
-        for q, seconds in durations.items()
-    }
+    train, panels = _surface_panels(model_inputs, feedback)
     return label_surface(
         Labeler.from_artifact(labeler), panels, float(train["play_time_s"].quantile(0.99))
     )
+
+
+def plot_label_surface_ratio(
+    labeler: dict[str, Any], model_inputs: pd.DataFrame, feedback: pd.DataFrame
+) -> Figure:
+    """LabelCraft's label against play ratio (0..2) at the same durations, with and without a
+    like: whether the label rewards completing a video or only long absolute watch time."""
+    _, panels = _surface_panels(model_inputs, feedback)
+    return label_surface(Labeler.from_artifact(labeler), panels, 2.0, against="play_ratio")

@@ -8,6 +8,7 @@ from labelcraft.pipelines.reporting.nodes import (
     merge_tables,
     plot_duration_histograms,
     plot_label_surface,
+    plot_label_surface_ratio,
     plot_leaderboard,
     plot_training_curves,
     score_truth_agreement,
@@ -71,6 +72,12 @@ PLOTS = Pipeline(
             inputs=["labeler", "model_inputs", "feedback"],
             outputs="label_surface_plot",
             name="plot_label_surface",
+        ),
+        Node(
+            plot_label_surface_ratio,
+            inputs=["labeler", "model_inputs", "feedback"],
+            outputs="label_surface_ratio_plot",
+            name="plot_label_surface_ratio",
         ),
     ]
 )
