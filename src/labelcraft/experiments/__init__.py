@@ -8,6 +8,7 @@ from labelcraft.experiments.config import (
     is_labelcraft,
 )
 from labelcraft.experiments.data import ComparisonData, model_spec_from_features
+from labelcraft.experiments.label_agreement import rule_label_correlations
 from labelcraft.experiments.leaderboard import format_summary, leaderboard_markdown, undominated
 from labelcraft.experiments.meta_labels import (
     ABLATIONS,
@@ -28,6 +29,7 @@ from labelcraft.experiments.summary import summarise_seeds
 from labelcraft.experiments.truth import satisfaction_gains, satisfaction_of_rows, truth_agreement
 
 __all__ = [
+    "rule_label_correlations",
     "ABLATIONS",
     "ALL_METHODS",
     "LABELCRAFT",

@@ -11,6 +11,7 @@ from labelcraft.experiments import (
     ExperimentConfig,
     leaderboard_markdown,
     merge_reports,
+    rule_label_correlations,
     truth_agreement,
 )
 from labelcraft.features.split import TRAIN
@@ -135,3 +136,11 @@ def plot_label_surface_ratio(
     like: whether the label rewards completing a video or only long absolute watch time."""
     _, panels = _surface_panels(model_inputs, feedback)
     return label_surface(Labeler.from_artifact(labeler), panels, 2.0, against="play_ratio")
+
+
+def correlate_labels_with_rules(labelcraft_labels: pd.DataFrame, model_inputs: pd.DataFrame,
+                                feedback: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+    """The learned label's correlation with each rule's label on the train rows (CSV table)."""
+    train_rows = (model_inputs["split"] == TRAIN).to_numpy().nonzero()[0]
+    rule_params = ExperimentConfig.from_dict(params).rule_params
+    return rule_label_correlations(labelcraft_labels, feedback, train_rows, rule_params)

@@ -7,6 +7,7 @@ from labelcraft.pipelines.reporting.nodes import (
     merge_metrics,
     merge_tables,
     plot_duration_histograms,
+    correlate_labels_with_rules,
     plot_label_surface,
     plot_label_surface_ratio,
     plot_leaderboard,
@@ -72,6 +73,12 @@ PLOTS = Pipeline(
             inputs=["labeler", "model_inputs", "feedback"],
             outputs="label_surface_plot",
             name="plot_label_surface",
+        ),
+        Node(
+            correlate_labels_with_rules,
+            inputs=["labelcraft_labels", "model_inputs", "feedback", "params:training"],
+            outputs="label_rule_correlations",
+            name="correlate_labels_with_rules",
         ),
         Node(
             plot_label_surface_ratio,
