@@ -69,8 +69,9 @@ def long_run(data) -> LabelCraftResult:
 
 
 def numbers(history: list[dict[str, float | int]]) -> list[dict[str, float | int]]:
-    """History without the wall-clock entries."""
-    return [{k: v for k, v in entry.items() if not k.endswith("seconds")} for entry in history]
+    """History without the wall-clock entries, NaN (a correlation of constant labels) as "nan"."""
+    return [{k: "nan" if v != v else v for k, v in entry.items() if not k.endswith("seconds")}
+            for entry in history]
 
 
 # ---------------------------------------------------------------- config

@@ -244,6 +244,7 @@ def test_reports_are_artifacts(tracked: TrackedRun, tmp_path: Path) -> None:
         "test_metrics.json",
         "truth_agreement.json",
         "leaderboard.md",
+        "label_rule_correlations.csv",
     } <= names
     for name in ("calibration_report.json", "test_metrics.json"):
         downloaded = tracked.client.download_artifacts(
@@ -409,4 +410,5 @@ def test_plots_are_artifacts(tracked: TrackedRun) -> None:
         "duration_histograms.png",
         "leaderboard.png",
         "label_surface.png",
+        "label_surface_ratio.png",
     }

@@ -135,7 +135,7 @@ def _labeler() -> Labeler:
 
 
 def test_label_surface_one_panel_per_duration_with_and_without_ef() -> None:
-    figure = label_surface(_labeler(), {"short": 10.0, "long": 60.0}, max_watch_s=20.0)
+    figure = label_surface(_labeler(), {"short": 10.0, "long": 60.0}, max_x=20.0)
     axes = figure.get_axes()
     assert [ax.get_title() for ax in axes] == ["short", "long"]
     plain, liked = axes[0].get_lines()[:2]
@@ -148,16 +148,33 @@ def test_label_surface_one_panel_per_duration_with_and_without_ef() -> None:
     assert list(axes[1].get_lines()[2].get_xdata()) == [60.0, 60.0]  # the duration marker
 
 
+def test_label_surface_against_play_ratio() -> None:
+    """x is the play ratio; watch time = ratio x duration, so the 60 s panel rises 6x faster."""
+    figure = label_surface(_labeler(), {"short": 10.0, "long": 60.0}, max_x=2.0,
+                           against="play_ratio")
+    axes = figure.get_axes()
+    for ax, duration in zip(axes, (10.0, 60.0), strict=True):
+        plain = ax.get_lines()[0]
+        ratio = np.asarray(plain.get_xdata())
+        assert ratio[0] == 0.0 and ratio[-1] == 2.0
+        np.testing.assert_allclose(plain.get_ydata(),
+                                   1 / (1 + np.exp(-(0.1 * ratio * duration - 1.0))), rtol=1e-5)
+        assert list(ax.get_lines()[2].get_xdata()) == [1.0, 1.0]  # completion marker
+    with pytest.raises(ValueError, match="against"):
+        label_surface(_labeler(), {"a": 1.0}, max_x=1.0, against="duration")
+
+
 def test_label_surface_names_missing_columns() -> None:
     labeler = Labeler(LabelerConfig(hidden=(4,), inputs=("play_time_s",)), ("play_time_s",))
     with pytest.raises(ValueError, match="duration_s"):
-        label_surface(labeler, {"a": 1.0}, max_watch_s=5.0)
+        label_surface(labeler, {"a": 1.0}, max_x=5.0)
 
 
 @pytest.mark.e2e
 def test_default_run_writes_the_pngs(default_run: Path) -> None:
     folder = default_run / "data" / "08_reporting" / "simulated"
-    for name in ("training_curves", "duration_histograms", "leaderboard", "label_surface"):
+    for name in ("training_curves", "duration_histograms", "leaderboard", "label_surface",
+                 "label_surface_ratio"):
         path = folder / f"{name}.png"
         assert path.is_file(), f"{path} was not written"
         assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"

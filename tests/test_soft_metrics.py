@@ -95,8 +95,9 @@ def test_a_user_without_gain_scores_one_with_no_gradient() -> None:
     outcomes = EvalOutcomes(*(torch.zeros(1, 12) for _ in range(2)),
                             torch.ones(1, 12), torch.zeros(1, 12))
     values = metric_objectives(soft_ranks(scores, mask, 10, epsilon=1e-2), mask, outcomes, SCALES)
-    assert float(values["usage_time"]) == 1.0 and float(values["duration_spread"]) == 0.0
-    (grad,) = torch.autograd.grad(values["usage_time"] + values["duration_spread"], scores)
+    assert float(values["usage_time"].detach()) == 1.0
+    assert float(values["duration_spread"].detach()) == pytest.approx(0.0, abs=1e-12)
+    (grad,) = torch.autograd.grad(values["usage_time"] + values["engagement"], scores)
     assert torch.equal(grad, torch.zeros_like(grad))
 
 
@@ -142,3 +143,28 @@ def test_label_statistics_hand_computed() -> None:
     assert stats["label_corr_skip"] == pytest.approx(np.corrcoef([0.1, 0.2, 0.3, 0.4],
                                                                  [1, 0, 0, 0])[0, 1])
     assert np.isnan(stats["label_corr_long_view"])  # constant column
+
+
+def test_rule_label_correlations_on_a_learned_copy_of_wt() -> None:
+    """A 'learned' label equal to WT's correlates 1 with WT; rows outside train are refused."""
+    import pandas as pd
+
+    from labelcraft.experiments import rule_label_correlations
+    from labelcraft.labels import LABEL_RULES, fit_labels
+
+    g = np.random.default_rng(0)
+    n = 60
+    feedback = pd.DataFrame(0.0, index=range(n), columns=list(FEEDBACK_COLUMNS))
+    feedback["play_time_s"] = g.uniform(0, 60, n)
+    feedback["duration_s"] = g.uniform(5, 120, n)
+    feedback["like"] = (g.random(n) < 0.3).astype(float)
+    train_rows = np.arange(40)
+    wt = fit_labels("WT", feedback.iloc[train_rows])(feedback.iloc[train_rows])[:, 0]
+    labels = pd.DataFrame({"row": train_rows, "label": wt})
+    table = rule_label_correlations(labels, feedback, train_rows)
+    assert table["rule"].tolist() == list(LABEL_RULES)
+    wt_row = table.set_index("rule").loc["WT"]
+    assert wt_row["pearson"] == pytest.approx(1.0) and wt_row["spearman"] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="outside the train split.*45"):
+        rule_label_correlations(pd.DataFrame({"row": [3, 45], "label": [0.1, 0.2]}), feedback,
+                                train_rows)

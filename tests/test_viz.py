@@ -40,6 +40,8 @@ STAGE_NODES = {
         "plot_duration_histograms",
         "plot_leaderboard",
         "plot_label_surface",
+        "correlate_labels_with_rules",
+        "plot_label_surface_ratio",
     ),
 }
 """Node names of each stage pipeline, before the source namespace."""
@@ -192,7 +194,8 @@ def test_plots_preview_as_images(
         monkeypatch.setenv("KEDRO_ENV", "test")
         api = viz_build(project, "--include-previews")
         data = {n["name"]: n for n in _graph(api, SIMULATED)["nodes"] if n["type"] == "data"}
-        for plot in ("training_curves", "duration_histograms", "leaderboard", "label_surface"):
+        for plot in ("training_curves", "duration_histograms", "leaderboard", "label_surface",
+                     "label_surface_ratio"):
             node_id = data[f"{SIMULATED}.{plot}_plot"]["id"]
             details = json.loads((api / "nodes" / node_id).read_text())
             assert details["preview_type"] == "ImagePreview", plot
