@@ -30,9 +30,8 @@ from pathlib import Path
 
 import torch
 from bench_din_epoch import one_epoch
-from saved_features import load_features
-
 from kedro.config import OmegaConfigLoader
+from saved_features import load_features
 
 from labelcraft import settings
 from labelcraft.experiments import ExperimentConfig, LabelCraftExperimentConfig

@@ -70,7 +70,8 @@ def long_run(data) -> LabelCraftResult:
 
 def numbers(history: list[dict[str, float | int]]) -> list[dict[str, float | int]]:
     """History without the wall-clock entries, NaN (a correlation of constant labels) as "nan"."""
-    return [{k: "nan" if v != v else v for k, v in entry.items() if not k.endswith("seconds")}
+    return [{k: "nan" if math.isnan(v) else v for k, v in entry.items()
+             if not k.endswith("seconds")}
             for entry in history]
 
 
@@ -93,7 +94,8 @@ def test_config_defaults_nested_and_rejections() -> None:
     with pytest.raises(ValueError, match="unknown trainer parameter"):
         LabelCraftConfig.from_dict({"trainer": {"epochs": 1}})
     for bad in ({"valid_sample_ratio": 0.0}, {"valid_sample_ratio": 1.5}, {"meta_every": 0},
-                {"meta_every": 1.5}, {"upper_every": 0}, {"upper_every": 2.5}, {"label_optimizer": "rmsprop"},
+                {"meta_every": 1.5}, {"upper_every": 0}, {"upper_every": 2.5},
+                {"label_optimizer": "rmsprop"},
                 {"meta": {"loss": "bce"}}):
         with pytest.raises(ValueError, match="LabelCraftConfig|must agree"):
             LabelCraftConfig.from_dict(bad)

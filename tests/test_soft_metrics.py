@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 import torch
 
 from labelcraft.evaluation import EvalOutcomes
 from labelcraft.evaluation.topk import topk_metrics
+from labelcraft.experiments import rule_label_correlations
 from labelcraft.features.feedback import FEEDBACK_COLUMNS
+from labelcraft.labels import LABEL_RULES, fit_labels
 from labelcraft.labels.scaling import PiecewiseScale
 from labelcraft.meta import OutcomeScales, label_statistics, metric_objectives
 from labelcraft.meta.soft_topk import soft_ranks, soft_topk
@@ -147,11 +150,6 @@ def test_label_statistics_hand_computed() -> None:
 
 def test_rule_label_correlations_on_a_learned_copy_of_wt() -> None:
     """A 'learned' label equal to WT's correlates 1 with WT; rows outside train are refused."""
-    import pandas as pd
-
-    from labelcraft.experiments import rule_label_correlations
-    from labelcraft.labels import LABEL_RULES, fit_labels
-
     g = np.random.default_rng(0)
     n = 60
     feedback = pd.DataFrame(0.0, index=range(n), columns=list(FEEDBACK_COLUMNS))

@@ -2,11 +2,11 @@
 
 Two sets of three objectives share the names ``usage_time``, ``engagement`` and
 ``duration_spread`` (so the ablations and the logged curves mean the same part in both):
-``paper`` (M1-M3 below, the faithful reproduction) and ``metrics`` (``metric_objectives``: soft
-versions of the reported NWTG@k, NEG@k and DS@k themselves).
+``paper`` (M1-M3 below, the faithful reproduction) and ``metrics`` (``metric_objectives``:
+soft versions of the reported NWTG@k, NEG@k and DS@k themselves).
 
-Paper set. For G users with padded items ``[G, M]`` (mask), soft top-k memberships ``alpha [G, M]`` (0 on
-padding) and observed outcomes, each objective is a mean over users (higher is better):
+Paper set. For G users with padded items ``[G, M]`` (mask), soft top-k memberships
+``alpha [G, M]`` (0 on padding) and observed outcomes, each objective is a mean over users (higher is better):
 
 - ``usage_time`` (M1): ``sum_i alpha_i / k * scale_w(watch time_i)``;
 - ``engagement`` (M2): ``sum_i alpha_i / k * EF_i`` (EF = like or follow or comment);

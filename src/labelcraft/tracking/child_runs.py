@@ -6,7 +6,8 @@ Every child run has the same metric names, so the MLflow compare view lines meth
 per-epoch curves ``train_loss`` and ``valid.<metric>`` (step = epoch; LabelCraft adds its
 validation objectives as ``valid.objective``, ``valid.usage_time`` ... and the means over the
 epoch's meta steps as ``meta.<name>``: objectives M1-M3, their adaptive weights, the virtual
-loss) and the label statistics as ``labels.<name>`` (mean, std, corr_<outcome>), final metrics ``final.<split>.<metric>`` (``NWTG.10``, ``AUC_EF`` ...), and the first
+loss) and the label statistics as ``labels.<name>`` (mean, std, corr_<outcome>), final
+metrics ``final.<split>.<metric>`` (``NWTG.10``, ``AUC_EF`` ...), and the first
 seed's weights as artifacts ``weights/<name>_state_dict.pt`` (``model``; LabelCraft's
 ``labeler`` too).
 """
@@ -45,7 +46,7 @@ def final_metrics(report: Mapping[str, Mapping[str, Any]], split: str) -> dict[s
 
 
 def curve_metrics(entry: Mapping[str, float | int]) -> dict[str, float]:
-    """Per-epoch metrics of one history entry: ``train_loss``, ``valid.*``, ``meta.*``, ``labels.*``.
+    """Per-epoch metrics of a history entry: ``train_loss``, ``valid.*``, ``meta.*``, ``labels.*``.
 
     Keys an entry lacks are not logged (LabelCraft's epoch 0, the untrained model, has only
     validation entries).

@@ -4,10 +4,10 @@ from kedro.pipeline import Node, Pipeline
 
 from labelcraft.pipelines.namespacing import per_source
 from labelcraft.pipelines.reporting.nodes import (
+    correlate_labels_with_rules,
     merge_metrics,
     merge_tables,
     plot_duration_histograms,
-    correlate_labels_with_rules,
     plot_label_surface,
     plot_label_surface_ratio,
     plot_leaderboard,
