@@ -6,7 +6,8 @@ Two sets of three objectives share the names ``usage_time``, ``engagement`` and
 soft versions of the reported NWTG@k, NEG@k and DS@k themselves).
 
 Paper set. For G users with padded items ``[G, M]`` (mask), soft top-k memberships
-``alpha [G, M]`` (0 on padding) and observed outcomes, each objective is a mean over users (higher is better):
+``alpha [G, M]`` (0 on padding) and observed outcomes, each objective is a mean over users
+(higher is better):
 
 - ``usage_time`` (M1): ``sum_i alpha_i / k * scale_w(watch time_i)``;
 - ``engagement`` (M2): ``sum_i alpha_i / k * EF_i`` (EF = like or follow or comment);
