@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
+import numpy as np
+import pandas as pd
 import pytest
 import torch
 
@@ -11,6 +14,7 @@ from labelcraft.evaluation import EvalOutcomes
 from labelcraft.experiments import model_spec_from_features
 from labelcraft.features.split import TRAIN
 from labelcraft.features.tensors import EvalGroups, InteractionTensors
+from labelcraft.labels import fit_labels
 from labelcraft.labels.scaling import PiecewiseScale
 from labelcraft.meta import LABEL_CORRELATES, OBJECTIVES, Labeler, MetaConfig, OutcomeScales
 from labelcraft.meta.training import (
@@ -230,3 +234,21 @@ def test_validation_objective_hand_case() -> None:
     spread = (math.sqrt(2) / 3 + 0.5) / 2
     assert out["duration_spread"] == pytest.approx(spread, abs=1e-4)
     assert out["objective"] == pytest.approx((1.0 + 0.5 + spread) / 3, abs=1e-4)
+
+
+def test_warm_start_fits_the_rule_before_meta_learning(data) -> None:
+    """warm_start "WT": at epoch 0 the labels already track the WT label, unlike a random start."""
+    tensors, train_rows, _, _ = data
+    frame = pd.DataFrame(tensors.feedback[train_rows].numpy(),
+                         columns=list(tensors.feedback_columns))
+    wt = fit_labels("WT", frame)(frame)[:, 0]
+    frozen = config(label_optimizer="none", trainer_max_epochs=1)
+    warm = run(data, dataclasses.replace(frozen, warm_start="WT", warm_start_steps=400))
+    cold = run(data, frozen)
+    assert np.corrcoef(warm.labels.numpy(), wt)[0, 1] > 0.95
+    assert abs(np.corrcoef(cold.labels.numpy(), wt)[0, 1]) < 0.9
+    assert warm.start["label_corr_watch_time"] > 0.9
+    with pytest.raises(ValueError, match="warm_start"):
+        LabelCraftConfig.from_dict({"warm_start": "watch"})
+    with pytest.raises(ValueError, match="warm_start_steps"):
+        LabelCraftConfig.from_dict({"warm_start_steps": -1})

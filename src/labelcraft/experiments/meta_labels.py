@@ -50,7 +50,8 @@ OBJECTIVE_ABLATIONS: dict[str, str] = {
 """The paper's objective ablations: the upper objective each one disables."""
 ABLATIONS: tuple[str, ...] = (
     "meta", "balancing", "scaling", *INPUT_ABLATIONS, *OBJECTIVE_ABLATIONS)
-"""meta: no meta-learning (the labeler keeps its seeded random initialisation, the control);
+"""meta: no meta-learning (the labeler keeps its initial weights: the warm start's, or its seeded
+random ones without one; the control);
 balancing: equal objective weights (tau = 0); scaling: raw labeler inputs; the others above."""
 LABEL_COLUMNS = ("user_id", "video_id", "time_ms")  # keys of a train interaction
 
@@ -194,6 +195,7 @@ def run_labelcraft_experiment(
                     data.tensors, data.train_rows, data.valid, model_name=comparison.model,
                     model_params=comparison.model_params, spec=data.spec, config=variant,
                     seed=seed, description=f"{name} seed {seed}",
+                    rule_params=comparison.rule_params,
                 )
                 test_scores = score_groups(
                     result.model, data.tensors, data.test.groups, variant.trainer.history_length,

@@ -194,3 +194,28 @@ def label_statistics(labels: torch.Tensor, feedback: torch.Tensor,
         "label_corr_long_view": _pearson(labels, column("long_view")),
         "label_corr_skip": _pearson(labels, column("skip")),
     }
+
+
+def fit_to_labels(labeler: Labeler, feedback: torch.Tensor, targets: torch.Tensor, steps: int,
+                  generator: torch.Generator, batch_size: int = 1024,
+                  lr: float = 1e-3) -> float:
+    """Regress the labeler on ``targets [N]`` (e.g. a rule's labels) from feedback ``[N, F]``.
+
+    ``steps`` Adam steps (rate ``lr``) on mini-batches of ``batch_size`` rows drawn by
+    ``generator``; the warm start of LabelCraft. Returns the final mean squared error over all
+    rows.
+    """
+    if len(feedback) != len(targets) or len(feedback) == 0:
+        raise ValueError(f"need as many targets as feedback rows (> 0), got {len(targets)} and "
+                         f"{len(feedback)}")
+    optimizer = torch.optim.Adam(labeler.parameters(), lr=lr)
+    targets = targets.to(labeler.net[0].weight.dtype)
+    for _ in range(steps):
+        rows = torch.randint(len(feedback), (min(batch_size, len(feedback)),),
+                             generator=generator)
+        loss = torch.nn.functional.mse_loss(labeler(feedback[rows]), targets[rows])
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    with torch.no_grad():
+        return float(torch.nn.functional.mse_loss(labeler(feedback), targets))

@@ -29,6 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
@@ -43,7 +44,8 @@ from labelcraft.meta.bilevel import (
     upper_gradient,
     upper_objective,
 )
-from labelcraft.meta.labeler import Labeler, LabelerConfig, label_statistics
+from labelcraft.labels import LABEL_RULES, fit_labels
+from labelcraft.meta.labeler import Labeler, LabelerConfig, fit_to_labels, label_statistics
 from labelcraft.meta.objectives import OBJECTIVES, OutcomeScales
 from labelcraft.models import ModelSpec, label_loss, make_batch
 from labelcraft.training import (
@@ -80,8 +82,12 @@ class LabelCraftConfig:
     upper_every: the upper gradient (virtual step + sampled validation users) recomputed every
     u-th meta step and reused by the meta steps between (1 = exact).
     label_optimizer: "sgd" (plain ascent with ``meta.lr_label``) or "adam" (same rate); "none"
-    runs no meta step at all, so the labeler keeps its seeded initial weights: the control that
-    shows what meta-learning adds over a recommender trained on a random labeler's labels.
+    runs no meta step at all, so the labeler keeps its initial weights: the control that shows
+    what meta-learning adds over a recommender trained on the initial labeler's labels.
+    warm_start: None (the paper: the labeler starts at its seeded random weights) or the name of
+    a single label rule (``labelcraft.labels.LABEL_RULES``, e.g. "WT") the labeler is first
+    regressed on over the train rows, ``warm_start_steps`` Adam steps at 1e-3 on batches of
+    1024: meta-learning then starts from the rule it should beat.
     """
 
     meta: MetaConfig = field(default_factory=MetaConfig)
@@ -91,6 +97,8 @@ class LabelCraftConfig:
     meta_every: int = 1
     upper_every: int = 1
     label_optimizer: str = "sgd"
+    warm_start: str | None = None
+    warm_start_steps: int = 500
 
     def __post_init__(self) -> None:
         """Check ranges, names and the loss agreement."""
@@ -102,6 +110,12 @@ class LabelCraftConfig:
             if int(value) != value or value < 1:
                 raise ValueError(f"LabelCraftConfig.{name} must be a positive integer, got "
                                  f"{value}")
+        if self.warm_start is not None and self.warm_start not in LABEL_RULES:
+            raise ValueError(f"LabelCraftConfig.warm_start must be null or one of "
+                             f"{list(LABEL_RULES)}, got {self.warm_start!r}")
+        if int(self.warm_start_steps) != self.warm_start_steps or self.warm_start_steps < 0:
+            raise ValueError(f"LabelCraftConfig.warm_start_steps must be an integer >= 0, got "
+                             f"{self.warm_start_steps}")
         if self.label_optimizer not in LABEL_OPTIMIZERS:
             raise ValueError(f"LabelCraftConfig.label_optimizer must be one of "
                              f"{LABEL_OPTIMIZERS}, got {self.label_optimizer!r}")
@@ -259,6 +273,7 @@ def train_labelcraft(
     config: LabelCraftConfig,
     seed: int,
     description: str = "labelcraft",
+    rule_params: Mapping[str, Mapping[str, Any]] | None = None,
 ) -> LabelCraftResult:
     """Meta-train a one-head registry recommender and a labeler on ``train_rows [T]``.
 
@@ -266,7 +281,7 @@ def train_labelcraft(
     labeler's weights are drawn from ``seed`` too and its input scaling, like the objectives'
     outcome scales, is fitted on the train rows' feedback. Shuffling and validation sampling
     use their own generators seeded from ``seed``: on CPU the same seed and thread count give
-    the same numbers. ``config.trainer.history_length`` must be resolved (not None).
+    the same numbers. rule_params: fit parameters of the warm-start rule (as the comparison's). ``config.trainer.history_length`` must be resolved (not None).
     """
     trainer = config.trainer
     history_length = trainer.history_length
@@ -286,6 +301,15 @@ def train_labelcraft(
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(seed)
         labeler = Labeler(config.labeler, columns).fit_scaling(train_feedback)
+    if config.warm_start is not None:
+        frame = pd.DataFrame(train_feedback.numpy(), columns=columns)
+        rule = config.warm_start
+        params = {name: value for name, value in (rule_params or {}).items() if name == rule}
+        targets = torch.from_numpy(fit_labels(rule, frame, params)(frame)[:, 0])
+        error = fit_to_labels(labeler, train_feedback, targets, config.warm_start_steps,
+                              torch.Generator().manual_seed(seed + 2))
+        logger.info("%s: labeler warm-started on %s labels (%d steps, MSE %.5f)", description,
+                    rule, config.warm_start_steps, error)
     label_optimizer = (torch.optim.Adam(labeler.parameters(), lr=config.meta.lr_label)
                        if config.label_optimizer == "adam" else None)
     loop = _Loop(
