@@ -1,9 +1,10 @@
 """How close the cheap meta-gradients are to the exact one (cosine of d objective / d phi).
 
 Reads the kuairand features written by `KUAIRAND_DIR=... kedro run --pipelines kuairand` and
-the LabelCraft configuration of `conf/<env>` (default `benchmark`, over `conf/base`). For each
-schedule (`--schedules`: upper_every x valid_sample_ratio), LabelCraft trains from its seeded
-start with a meta step on every batch of 256, the labeler moved by the schedule's gradient.
+the LabelCraft configuration of `conf/<env>` (default `benchmark`, over `conf/base`: warm
+start, centring). For each schedule (`--schedules`: upper_every x valid_sample_ratio),
+LabelCraft trains from its seeded start with a meta step on every batch of 256, the labeler
+moved by the schedule's gradient.
 At every step the same batch's meta-gradient is also computed exactly, with a fresh upper
 gradient at the current theta:
 
@@ -29,13 +30,13 @@ from saved_features import load_features
 from tqdm.auto import tqdm
 
 from labelcraft.meta import (
-    Labeler,
     OutcomeScales,
     ValidBatch,
     meta_gradient,
     meta_step,
     upper_gradient,
 )
+from labelcraft.meta.training import initial_labeler
 from labelcraft.models import make_batch
 from labelcraft.training import build_seeded_model
 
@@ -58,9 +59,7 @@ def fidelity(data, comparison, config, upper_every: int, ratio: float, steps: in
     scales = OutcomeScales.fit(train_feedback[:, columns.index("play_time_s")].numpy(),
                                train_feedback[:, columns.index("duration_s")].numpy())
     model = build_seeded_model(comparison.model, data.spec, comparison.model_params, 1, seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        labeler = Labeler(config.labeler, columns).fit_scaling(train_feedback)
+    labeler = initial_labeler(config, train_feedback, columns, seed, comparison.rule_params)
     rec = torch.optim.Adam(model.parameters(), lr=config.trainer.lr)
     adam = torch.optim.Adam(labeler.parameters(), lr=config.meta.lr_label)
     order = data.train_rows[torch.randperm(len(data.train_rows),

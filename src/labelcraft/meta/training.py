@@ -25,7 +25,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,6 +36,7 @@ from tqdm.auto import tqdm
 
 from labelcraft.config import from_params
 from labelcraft.features.tensors import InteractionTensors
+from labelcraft.labels import LABEL_RULES, fit_labels
 from labelcraft.meta.bilevel import (
     MetaConfig,
     UpperGradient,
@@ -44,7 +45,6 @@ from labelcraft.meta.bilevel import (
     upper_gradient,
     upper_objective,
 )
-from labelcraft.labels import LABEL_RULES, fit_labels
 from labelcraft.meta.labeler import Labeler, LabelerConfig, fit_to_labels, label_statistics
 from labelcraft.meta.objectives import OBJECTIVES, OutcomeScales
 from labelcraft.models import ModelSpec, label_loss, make_batch
@@ -262,6 +262,27 @@ class _Loop:
                    for name, value in sums.items()}}
 
 
+def initial_labeler(config: LabelCraftConfig, train_feedback: torch.Tensor,
+                    columns: Sequence[str], seed: int,
+                    rule_params: Mapping[str, Mapping[str, Any]] | None = None,
+                    description: str = "labelcraft") -> Labeler:
+    """The labeler before meta-learning: weights drawn from ``seed``, input scaling fitted on the
+    train feedback ``[T, F]`` (columns ``columns``), then the warm start if configured."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        labeler = Labeler(config.labeler, columns).fit_scaling(train_feedback)
+    if config.warm_start is not None:
+        frame = pd.DataFrame(train_feedback.numpy(), columns=list(columns))
+        rule = config.warm_start
+        params = {name: value for name, value in (rule_params or {}).items() if name == rule}
+        targets = torch.from_numpy(fit_labels(rule, frame, params)(frame)[:, 0])
+        error = fit_to_labels(labeler, train_feedback, targets, config.warm_start_steps,
+                              torch.Generator().manual_seed(seed + 2))
+        logger.info("%s: labeler warm-started on %s labels (%d steps, MSE %.5f)", description,
+                    rule, config.warm_start_steps, error)
+    return labeler
+
+
 def train_labelcraft(
     tensors: InteractionTensors,
     train_rows: torch.Tensor,
@@ -278,10 +299,11 @@ def train_labelcraft(
     """Meta-train a one-head registry recommender and a labeler on ``train_rows [T]``.
 
     The recommender is ``build_seeded_model(model_name, spec, model_params, 1, seed)``; the
-    labeler's weights are drawn from ``seed`` too and its input scaling, like the objectives'
-    outcome scales, is fitted on the train rows' feedback. Shuffling and validation sampling
-    use their own generators seeded from ``seed``: on CPU the same seed and thread count give
-    the same numbers. rule_params: fit parameters of the warm-start rule (as the comparison's). ``config.trainer.history_length`` must be resolved (not None).
+    labeler is ``initial_labeler`` (weights from ``seed``, scaling fitted on the train rows'
+    feedback like the objectives' outcome scales, the warm start with ``rule_params``, the fit
+    parameters of the rules). Shuffling and validation sampling use their own generators seeded
+    from ``seed``: on CPU the same seed and thread count give the same numbers.
+    ``config.trainer.history_length`` must be resolved (not None).
     """
     trainer = config.trainer
     history_length = trainer.history_length
@@ -298,18 +320,7 @@ def train_labelcraft(
     scales = OutcomeScales.fit(train_feedback[:, columns.index("play_time_s")].numpy(),
                                train_feedback[:, columns.index("duration_s")].numpy())
     model = build_seeded_model(model_name, spec, model_params, 1, seed)
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)
-        labeler = Labeler(config.labeler, columns).fit_scaling(train_feedback)
-    if config.warm_start is not None:
-        frame = pd.DataFrame(train_feedback.numpy(), columns=columns)
-        rule = config.warm_start
-        params = {name: value for name, value in (rule_params or {}).items() if name == rule}
-        targets = torch.from_numpy(fit_labels(rule, frame, params)(frame)[:, 0])
-        error = fit_to_labels(labeler, train_feedback, targets, config.warm_start_steps,
-                              torch.Generator().manual_seed(seed + 2))
-        logger.info("%s: labeler warm-started on %s labels (%d steps, MSE %.5f)", description,
-                    rule, config.warm_start_steps, error)
+    labeler = initial_labeler(config, train_feedback, columns, seed, rule_params, description)
     label_optimizer = (torch.optim.Adam(labeler.parameters(), lr=config.meta.lr_label)
                        if config.label_optimizer == "adam" else None)
     loop = _Loop(
