@@ -1,0 +1,39 @@
+"""Configuration environments are deltas over conf/base (soft merge of parameters)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from kedro.config import OmegaConfigLoader
+
+from labelcraft import settings
+from labelcraft.experiments import ExperimentConfig, LabelCraftExperimentConfig
+
+CONF = Path(__file__).resolve().parents[1] / "conf"
+
+
+def parameters(env: str) -> dict:
+    args = {key: value for key, value in settings.CONFIG_LOADER_ARGS.items()
+            if key not in ("base_env", "default_run_env")}
+    return OmegaConfigLoader(str(CONF), base_env="base", default_run_env=env, **args)["parameters"]
+
+
+def test_benchmark_environment_changes_only_the_budget() -> None:
+    base, benchmark = parameters("local"), parameters("benchmark")
+    assert benchmark["training"]["trainer"]["max_epochs"] == 20
+    assert benchmark["training"]["trainer"]["patience"] == 3
+    trainer = {**base["training"]["trainer"], "max_epochs": 20, "patience": 3}
+    assert benchmark["training"] == {**base["training"], "trainer": trainer}
+    assert benchmark["labelcraft"] == base["labelcraft"]
+    comparison = ExperimentConfig.from_dict(benchmark["training"])
+    main = LabelCraftExperimentConfig.from_params(benchmark["labelcraft"], comparison).labelcraft
+    # LabelCraft inherits the rules' budget and runs the paper's schedule
+    assert (main.trainer.max_epochs, main.trainer.patience) == (20, 3)
+    assert (main.meta_every, main.upper_every, main.warm_start) == (1, 32, "WT")
+
+
+def test_test_environment_is_a_delta_too() -> None:
+    test = parameters("test")
+    assert test["training"]["seeds"] == [0]
+    # keys the test environment does not set come from conf/base
+    assert test["labelcraft"]["meta"]["objective_set"] == "metrics"
