@@ -182,8 +182,9 @@ def run_labelcraft_experiment(
     states: dict[str, dict[str, dict[str, torch.Tensor]]] = {}
     history_rows: list[dict[str, Any]] = []
     labels, artifact = pd.DataFrame(), {}
-    logger.info("LabelCraft: %d row(s) x %d seeds, %d train rows, meta step every %d batch(es)",
-                len(variants), len(comparison.seeds), len(data.train_rows), main.meta_every)
+    logger.info("LabelCraft: %d row(s) x %d seeds, %d train rows, meta step every %d batch(es), "
+                "upper gradient every %d meta step(s)", len(variants), len(comparison.seeds),
+                len(data.train_rows), main.meta_every, main.upper_every)
     progress = tqdm(total=len(variants) * len(comparison.seeds), desc="LabelCraft rows x seeds")
     with torch_threads(main.trainer.num_threads):
         for name, variant in variants.items():
