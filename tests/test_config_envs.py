@@ -24,7 +24,8 @@ def test_benchmark_environment_changes_only_the_budget() -> None:
     assert benchmark["training"]["trainer"]["patience"] == 3
     trainer = {**base["training"]["trainer"], "max_epochs": 20, "patience": 3}
     assert benchmark["training"] == {**base["training"], "trainer": trainer}
-    assert benchmark["labelcraft"] == base["labelcraft"]
+    assert benchmark["labelcraft"] == {**base["labelcraft"], "upper_every": 32}
+    assert base["labelcraft"]["upper_every"] == 64  # the quick demo refreshes half as often
     comparison = ExperimentConfig.from_dict(benchmark["training"])
     main = LabelCraftExperimentConfig.from_params(benchmark["labelcraft"], comparison).labelcraft
     # LabelCraft inherits the rules' budget and runs the paper's schedule
