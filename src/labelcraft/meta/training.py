@@ -17,7 +17,7 @@ and the labeler, training stops after ``trainer.patience`` epochs without improv
 best states are loaded back. The soft upper objective on the same scores (all validation users,
 no virtual step) is logged as well, so its rise can be followed, and so are the statistics of
 the labels on the train rows (``label_statistics``): their mean, std and correlations with the
-raw outcomes, from epoch 0 (the labeler's random start).
+raw outcomes, from epoch 0 (the labeler before meta-learning).
 """
 
 from __future__ import annotations
@@ -141,9 +141,9 @@ class LabelCraftResult:
     """A meta-trained recommender and labeler (best validation states restored).
 
     history: one dict per epoch: epoch, train_loss (mean real-step loss over all batches),
-    meta_steps, virtual_loss, objective, one per objective (``usage_time``, ``engagement``,
-    ``duration_spread`` = M1, M2, M3) and ``weight_<name>`` (means over the epoch's meta
-    steps), valid_<metric> for NWTG@k, NEG@k, DS@k (hard top-k), valid_objective and
+    meta_steps, upper_refreshes, virtual_loss and meta_grad_norm (means over the meta steps),
+    objective, one per objective (``usage_time``, ``engagement``, ``duration_spread``) and
+    ``weight_<name>`` (means over the upper-gradient refreshes), valid_<metric> for NWTG@k, NEG@k, DS@k (hard top-k), valid_objective and
     valid_<objective> (soft top-k on all validation users), train_seconds, seconds.
     label_mean, label_std, label_corr_<outcome>: ``label_statistics`` of the labeler on the train
     rows after the epoch. start: the same valid_* and label_* entries for the initial model
