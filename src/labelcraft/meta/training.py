@@ -143,13 +143,13 @@ class LabelCraftResult:
     history: one dict per epoch: epoch, train_loss (mean real-step loss over all batches),
     meta_steps, upper_refreshes, virtual_loss and meta_grad_norm (means over the meta steps),
     objective, one per objective (``usage_time``, ``engagement``, ``duration_spread``) and
-    ``weight_<name>`` (means over the upper-gradient refreshes), valid_<metric> for NWTG@k, NEG@k, DS@k (hard top-k), valid_objective and
-    valid_<objective> (soft top-k on all validation users), train_seconds, seconds.
-    label_mean, label_std, label_corr_<outcome>: ``label_statistics`` of the labeler on the train
-    rows after the epoch. start: the same valid_* and label_* entries for the initial model
-    and labeler. labels: ``[T]`` float32 labels of
-    the best labeler for ``train_rows [T]``. best_scores: validation scores ``[G, M]`` of the
-    best epoch.
+    ``weight_<name>`` (means over the upper-gradient refreshes), valid_<metric> for NWTG@k,
+    NEG@k, DS@k (hard top-k), valid_objective and valid_<objective> (soft top-k on all
+    validation users), label_mean, label_std, label_corr_<outcome> (``label_statistics`` of the
+    labeler on the train rows after the epoch), train_seconds, seconds. start: the same valid_*
+    and label_* entries for the initial model and labeler. labels: ``[T]`` float32 labels of the
+    best labeler for ``train_rows [T]``. best_scores: validation scores ``[G, M]`` of the best
+    epoch.
     """
 
     model: nn.Module
