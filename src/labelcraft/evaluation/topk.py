@@ -67,7 +67,7 @@ def rank_order(scores: Array, mask: Array) -> torch.Tensor:
     return by_score.indices.gather(1, real_first.indices)
 
 
-def _discounts(length: int) -> torch.Tensor:
+def rank_discounts(length: int) -> torch.Tensor:
     """1 / log2(r + 1) for ranks r = 1..length, `[length]` float64."""
     return 1.0 / torch.log2(torch.arange(2, length + 2, dtype=torch.float64))
 
@@ -77,7 +77,7 @@ def normalised_gain_at_k(
 ) -> torch.Tensor:
     """DCG@k / IDCG@k `[G]` of `gains` `[G, M]` in ranking `order` `[G, M]` (1.0 if IDCG = 0)."""
     top = order[:, :k]
-    discount = _discounts(top.shape[1])
+    discount = rank_discounts(top.shape[1])
     real_gains = torch.where(mask, gains, 0.0)
     dcg = (real_gains.gather(1, top) * discount).sum(dim=1)
     ideal = torch.sort(real_gains, dim=1, descending=True).values[:, : top.shape[1]]

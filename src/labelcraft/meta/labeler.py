@@ -159,10 +159,7 @@ def _pearson(x: torch.Tensor, y: torch.Tensor) -> float:
     """Pearson correlation of two ``[N]`` vectors; NaN when either is constant or N < 2."""
     if len(x) < 2:
         return float("nan")
-    x, y = x.to(torch.float64), y.to(torch.float64)
-    dx, dy = x - x.mean(), y - y.mean()
-    denominator = torch.sqrt(dx.square().sum() * dy.square().sum())
-    return float((dx * dy).sum() / denominator) if denominator > 0 else float("nan")
+    return float(torch.corrcoef(torch.stack([x, y]).to(torch.float64))[0, 1])
 
 
 def label_statistics(labels: torch.Tensor, feedback: torch.Tensor,

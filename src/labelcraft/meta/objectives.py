@@ -36,6 +36,7 @@ import numpy as np
 import torch
 
 from labelcraft.evaluation import EvalOutcomes
+from labelcraft.evaluation.topk import rank_discounts
 from labelcraft.labels.scaling import PiecewiseScale, fit_piecewise
 
 OBJECTIVES = ("usage_time", "engagement", "duration_spread")
@@ -111,7 +112,7 @@ def _soft_normalised_gain(ranks: torch.Tensor, mask: torch.Tensor,
     the hard metric (``labelcraft.evaluation.topk.normalised_gain_at_k``).
     """
     k = ranks.shape[2]
-    discount = 1.0 / torch.log2(torch.arange(2, k + 2, dtype=ranks.dtype, device=ranks.device))
+    discount = rank_discounts(k).to(ranks.dtype)
     real = torch.where(mask, gains.to(ranks.dtype), 0.0)
     dcg = ((ranks * discount).sum(dim=2) * real).sum(dim=1)
     ideal = torch.sort(real, dim=1, descending=True).values[:, :k]
