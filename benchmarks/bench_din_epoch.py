@@ -31,7 +31,7 @@ from labelcraft.kuairand.schema import LOG_COLUMNS, LOG_PATTERN, VIDEO_COLUMNS, 
 from labelcraft.kuairand.validation import ingest
 from labelcraft.labels import fit_labels
 from labelcraft.models import label_loss, make_batch
-from labelcraft.training import build_seeded_model
+from labelcraft.recommender import build_seeded_model
 
 logger = logging.getLogger("bench_din_epoch")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]

@@ -36,8 +36,8 @@ from saved_features import load_features
 from labelcraft import settings
 from labelcraft.experiments import ExperimentConfig, LabelCraftExperimentConfig
 from labelcraft.labels import fit_labels
-from labelcraft.meta.training import LabelCraftConfig, train_labelcraft
-from labelcraft.training import build_seeded_model, score_groups
+from labelcraft.meta.meta_training import LabelCraftConfig, train_labelcraft
+from labelcraft.recommender import build_seeded_model, score_groups
 
 logger = logging.getLogger("bench_labelcraft_epoch")
 CONF = Path(__file__).resolve().parents[1] / "conf"

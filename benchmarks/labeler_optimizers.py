@@ -24,8 +24,8 @@ from bench_labelcraft_epoch import configured
 from saved_features import load_features
 
 from labelcraft.evaluation import topk_metrics
-from labelcraft.meta.training import train_labelcraft
-from labelcraft.training import score_groups
+from labelcraft.meta.meta_training import train_labelcraft
+from labelcraft.recommender import score_groups
 
 logger = logging.getLogger("labeler_optimizers")
 

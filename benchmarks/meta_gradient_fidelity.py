@@ -36,9 +36,9 @@ from labelcraft.meta import (
     meta_step,
     upper_gradient,
 )
-from labelcraft.meta.training import initial_labeler
+from labelcraft.meta.meta_training import initial_labeler
 from labelcraft.models import make_batch
-from labelcraft.training import build_seeded_model
+from labelcraft.recommender import build_seeded_model
 
 logger = logging.getLogger("meta_gradient_fidelity")
 

@@ -25,7 +25,7 @@ from labelcraft.experiments import (
 from labelcraft.experiments.meta_labels import ablate
 from labelcraft.features.split import TRAIN
 from labelcraft.meta import Labeler
-from labelcraft.meta.training import META_CURVES
+from labelcraft.meta.meta_training import META_CURVES
 from tests.synthetic_features import tiny_features
 
 TINY = {

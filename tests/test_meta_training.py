@@ -17,13 +17,13 @@ from labelcraft.features.tensors import EvalGroups, InteractionTensors
 from labelcraft.labels import fit_labels
 from labelcraft.labels.scaling import PiecewiseScale
 from labelcraft.meta import LABEL_CORRELATES, OBJECTIVES, Labeler, MetaConfig, OutcomeScales
-from labelcraft.meta.training import (
+from labelcraft.meta.meta_training import (
     LabelCraftConfig,
     LabelCraftResult,
     train_labelcraft,
     validation_objective,
 )
-from labelcraft.training import EvalSet, epoch_metrics, score_groups
+from labelcraft.recommender import EvalSet, epoch_metrics, score_groups
 from tests.synthetic_features import tiny_features
 
 MODEL_PARAMS = {"embedding_dim": 4, "attention_hidden": [6], "mlp_hidden": [8]}

@@ -10,7 +10,7 @@ from labelcraft.features.split import TRAIN
 from labelcraft.features.tensors import EvalGroups, InteractionTensors
 from labelcraft.labels import fit_labels
 from labelcraft.models import ModelSpec, make_batch
-from labelcraft.training import (
+from labelcraft.recommender import (
     EvalSet,
     TrainConfig,
     build_seeded_model,
@@ -18,7 +18,7 @@ from labelcraft.training import (
     score_groups,
     train_model,
 )
-from labelcraft.training import trainer as trainer_module
+from labelcraft.recommender import trainer as trainer_module
 from tests.synthetic_features import tiny_features
 
 TINY_MODEL = {"embedding_dim": 4, "attention_hidden": [6], "mlp_hidden": [8, 4]}

@@ -1,4 +1,9 @@
-"""Project hook: tag each MLflow run with its data source(s) and the git commit that ran.
+"""Project hooks: the run's parameters for the pipelines; MLflow run tags.
+
+``RunParametersHook`` hands the run's parameters to the pipeline registry (the grid's cells come
+from them, `labelcraft.pipelines.run_parameters`) and sets the torch threads once per run
+(``runtime.num_threads``). ``RunTagsHook`` tags each MLflow run with its data source(s) and the
+git commit that ran.
 
 kedro-mlflow opens one MLflow run per ``kedro run`` and logs parameters and the MLflow datasets
 of ``conf/base/catalog_mlflow.yml``; run tags have no dataset, so this hook adds them. It acts
@@ -13,9 +18,12 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+import torch
+from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
+from labelcraft.pipelines.run_parameters import use_run_parameters
 from labelcraft.sources import SOURCES
 from labelcraft.tracking import DATA_SOURCE_TAG, data_sources, git_state
 
@@ -23,6 +31,23 @@ logger = logging.getLogger(__name__)
 
 CODE_DIR = Path(__file__).resolve().parent
 """The package's folder: the git commit recorded is that of the code that ran."""
+
+
+class RunParametersHook:
+    """Before the pipelines are read: build them from the run's parameters; set torch threads."""
+
+    @hook_impl(tryfirst=True)
+    def after_context_created(self, context: KedroContext) -> None:
+        """Read the parameters raw (``context.params`` would validate, hence build, the
+        pipelines first) with the run's ``--env`` and ``--params`` applied."""
+        parameters = context.config_loader["parameters"]
+        use_run_parameters(parameters)
+        threads = int((parameters.get("runtime") or {}).get("num_threads", 0))
+        if threads < 0:
+            raise ValueError(f"runtime.num_threads must be >= 0, got {threads}")
+        if threads:
+            torch.set_num_threads(threads)
+        logger.info("torch threads: %d", torch.get_num_threads())
 
 
 class RunTagsHook:

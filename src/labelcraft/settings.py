@@ -5,14 +5,15 @@ that the catalog can read the real-data directory from ``KUAIRAND_DIR`` and kedr
 ``MLFLOW_TRACKING_URI``; both have defaults, so a fresh clone resolves without either variable.
 
 kedro-mlflow registers its own hook (one MLflow run per ``kedro run``); ``RunTagsHook`` adds the
-data-source and git tags to that run.
+data-source and git tags to that run. ``RunParametersHook`` builds the pipelines (the grid's
+cells) from the run's parameters and sets the torch threads once.
 """
 
 from omegaconf.resolvers import oc
 
-from labelcraft.hooks import RunTagsHook
+from labelcraft.hooks import RunParametersHook, RunTagsHook
 
-HOOKS = (RunTagsHook(),)
+HOOKS = (RunParametersHook(), RunTagsHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

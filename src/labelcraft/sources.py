@@ -10,6 +10,6 @@ KUAIRAND = "kuairand"
 SOURCES: tuple[str, ...] = (SIMULATED, KUAIRAND)
 
 STAGES: tuple[str, ...] = (
-    "simulation", "ingestion", "features", "training", "labelcraft", "reporting"
+    "simulation", "ingestion", "features", "comparison", "reporting"
 )
 """Stage pipelines (folders under ``labelcraft/pipelines``), in data-flow order."""

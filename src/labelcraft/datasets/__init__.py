@@ -1,5 +1,6 @@
 """Kedro datasets of the labelcraft project."""
 
 from labelcraft.datasets.kuairand_csv import KuaiRandCSVDataset
+from labelcraft.datasets.torch_states import TorchStatesDataset
 
-__all__ = ["KuaiRandCSVDataset"]
+__all__ = ["KuaiRandCSVDataset", "TorchStatesDataset"]

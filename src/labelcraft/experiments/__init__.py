@@ -1,58 +1,80 @@
-"""Comparison of training-label methods on one recommender and split, and its reports."""
+"""The comparison grid of training-label methods on registry backbones, and its reports."""
 
+from labelcraft.experiments.ablations import ABLATIONS, LabelCraftVariants, ablate
+from labelcraft.experiments.cells import (
+    CellOutputs,
+    LabelCraftOutputs,
+    SeedFit,
+    SeedRun,
+    SeedRunCallback,
+    evaluate_cell,
+    fit_rule_labels,
+    floor_scores,
+    run_seeds,
+    seed_runs,
+    train_labelcraft_cell,
+    train_rule_cell,
+)
 from labelcraft.experiments.config import (
     ALL_METHODS,
     LABELCRAFT,
     RANDOM,
-    ExperimentConfig,
+    GridConfig,
+    ReportConfig,
     is_labelcraft,
 )
 from labelcraft.experiments.data import ComparisonData, model_spec_from_features
+from labelcraft.experiments.grid import Cell, grid_cells, method_slug
 from labelcraft.experiments.label_agreement import rule_label_correlations
 from labelcraft.experiments.leaderboard import format_summary, leaderboard_markdown, undominated
-from labelcraft.experiments.meta_labels import (
-    ABLATIONS,
-    LabelCraftExperiment,
-    LabelCraftExperimentConfig,
+from labelcraft.experiments.reports import (
+    long_scores,
     merge_reports,
-    run_labelcraft_experiment,
-)
-from labelcraft.experiments.rules import (
-    RuleExperiment,
-    SeedRun,
-    SeedRunCallback,
     method_kind,
-    run_rule_experiment,
+    scores_from_table,
     split_report,
 )
 from labelcraft.experiments.summary import summarise_seeds
 from labelcraft.experiments.truth import satisfaction_gains, satisfaction_of_rows, truth_agreement
 
 __all__ = [
-    "rule_label_correlations",
     "ABLATIONS",
     "ALL_METHODS",
     "LABELCRAFT",
     "RANDOM",
+    "Cell",
+    "CellOutputs",
     "ComparisonData",
-    "ExperimentConfig",
-    "LabelCraftExperiment",
-    "LabelCraftExperimentConfig",
-    "RuleExperiment",
+    "GridConfig",
+    "LabelCraftOutputs",
+    "LabelCraftVariants",
+    "ReportConfig",
+    "SeedFit",
     "SeedRun",
     "SeedRunCallback",
+    "ablate",
+    "evaluate_cell",
+    "fit_rule_labels",
+    "floor_scores",
     "format_summary",
+    "grid_cells",
     "is_labelcraft",
     "leaderboard_markdown",
+    "long_scores",
     "merge_reports",
     "method_kind",
+    "method_slug",
     "model_spec_from_features",
-    "run_labelcraft_experiment",
-    "run_rule_experiment",
+    "rule_label_correlations",
+    "run_seeds",
     "satisfaction_gains",
     "satisfaction_of_rows",
+    "scores_from_table",
+    "seed_runs",
     "split_report",
     "summarise_seeds",
+    "train_labelcraft_cell",
+    "train_rule_cell",
     "truth_agreement",
     "undominated",
 ]

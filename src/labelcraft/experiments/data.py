@@ -12,7 +12,7 @@ import torch
 from labelcraft.features.split import TRAIN
 from labelcraft.features.tensors import InteractionTensors
 from labelcraft.models import ModelSpec
-from labelcraft.training import EvalSet
+from labelcraft.recommender import EvalSet
 
 
 def model_spec_from_features(feature_spec: Mapping[str, Any]) -> ModelSpec:

@@ -26,7 +26,7 @@ from torch import nn
 
 from labelcraft.config import from_params
 from labelcraft.labels.scaling import PiecewiseScale, fit_piecewise
-from labelcraft.training import state_copy
+from labelcraft.recommender import state_copy
 
 SCALINGS = ("piecewise", "log1p", "raw")
 DEFAULT_INPUTS = ("play_time_s", "duration_s", "like", "follow", "comment")

@@ -3,59 +3,40 @@
 from __future__ import annotations
 
 import importlib
-from collections.abc import Callable, Iterable
-from functools import partial, update_wrapper
+from collections.abc import Iterable, Mapping
 
-from kedro.pipeline import Node, Pipeline, pipeline
+from kedro.pipeline import Pipeline, pipeline
 
-from labelcraft.sources import SOURCES, STAGES
+from labelcraft.sources import STAGES
 
 
-def per_source(template: Pipeline, sources: Iterable[str], stage: str) -> Pipeline:
-    """Namespace ``template`` under each source; parameters stay shared across sources.
+def per_source(template: Pipeline, sources: Iterable[str], stage: str,
+               part: str | None = None, datasets: Mapping[str, str] | None = None) -> Pipeline:
+    """``template`` once per source: nodes ``<source>.<part>.<node>`` (``part`` defaults to the
+    stage), datasets ``<source>.<name>``; parameters stay shared across sources.
 
-    Datasets become ``<source>.<name>`` and nodes ``<source>.<node>``; every node is tagged with
-    its ``stage`` so ``kedro run --tags <stage>`` and Kedro-Viz can select a stage.
+    ``datasets`` renames template datasets first (``{"valid_report_3": "din.wt.valid_report"}``
+    -> ``<source>.din.wt.valid_report``), for datasets of a cell namespace, whose dotted names a
+    template should not spell (Kedro reserves the dot for namespacing).
+
+    The node namespace makes each stage a modular pipeline of its source in Kedro-Viz and
+    selectable with ``--namespaces <source>.<stage>``; every node is also tagged with its
+    ``stage`` (``kedro run --tags <stage>``).
     """
     shared_params = {name for name in template.inputs() if name.startswith("params:")}
+    inputs = template.inputs() - shared_params
+    outputs = template.all_outputs()
+    renamed = dict(datasets or {})
     return sum(
         (
-            pipeline(template, namespace=source, parameters=shared_params, tags=stage)
-            for source in sources
-        ),
-        Pipeline([]),
-    )
-
-
-def per_source_node(
-    func: Callable[..., object],
-    *,
-    inputs: list[str],
-    outputs: list[str],
-    name: str,
-    stage: str,
-    sources: Iterable[str] = SOURCES,
-) -> Pipeline:
-    """One node ``name`` per source, namespaced like `per_source`, that also gets ``source=``.
-
-    For nodes that must know their data source (to name MLflow child runs): a Kedro node has no
-    other way to learn its namespace. ``func`` keeps its name and docstring for Kedro-Viz.
-    """
-    return sum(
-        (
-            per_source(
-                Pipeline(
-                    [
-                        Node(
-                            update_wrapper(partial(func, source=source), func),
-                            inputs=inputs,
-                            outputs=outputs,
-                            name=name,
-                        )
-                    ]
-                ),
-                [source],
-                stage=stage,
+            pipeline(
+                template,
+                namespace=f"{source}.{part or stage}",
+                prefix_datasets_with_namespace=False,
+                inputs={name: f"{source}.{renamed.get(name, name)}" for name in inputs},
+                outputs={name: f"{source}.{renamed.get(name, name)}" for name in outputs},
+                parameters=shared_params,
+                tags=stage,
             )
             for source in sources
         ),

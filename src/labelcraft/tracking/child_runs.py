@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import mlflow
 import torch
 
-from labelcraft.meta.training import META_CURVES
+from labelcraft.meta.meta_training import META_CURVES
 from labelcraft.tracking.metrics import metric_name
 from labelcraft.tracking.provenance import DATA_SOURCE_TAG
 

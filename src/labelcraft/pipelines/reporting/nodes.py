@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import pandas as pd
 from matplotlib.figure import Figure
 
 from labelcraft.experiments import (
-    ExperimentConfig,
+    ReportConfig,
     leaderboard_markdown,
     merge_reports,
     rule_label_correlations,
@@ -22,35 +23,22 @@ from labelcraft.reporting import (
     leaderboard_bars,
     training_curves,
 )
-from labelcraft.training import torch_threads
 
 SURFACE_QUANTILES = (0.1, 0.5, 0.9)  # train-duration quantiles of the label-surface panels
 
 
-def merge_metrics(
-    rule_valid_metrics: dict[str, Any],
-    rule_test_metrics: dict[str, Any],
-    labelcraft_valid_metrics: dict[str, Any],
-    labelcraft_test_metrics: dict[str, Any],
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """Valid and test reports of every method: the rules, then LabelCraft, the floor last."""
-    return (
-        merge_reports(rule_valid_metrics, labelcraft_valid_metrics),
-        merge_reports(rule_test_metrics, labelcraft_test_metrics),
-    )
+def merge_cell_reports(*reports: dict[str, Any], names: Sequence[str]) -> dict[str, Any]:
+    """One split's report of every cell (the rules, then LabelCraft, the floor last), each
+    cell's method under its name in ``names`` (`Cell.report_name`)."""
+    return merge_reports(reports, names)
 
 
-def merge_tables(
-    rule_training_history: pd.DataFrame,
-    rule_test_scores: pd.DataFrame,
-    labelcraft_history: pd.DataFrame,
-    labelcraft_test_scores: pd.DataFrame,
-) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Training histories and test scores of every method (LabelCraft adds its own columns)."""
-    return (
-        pd.concat([rule_training_history, labelcraft_history], ignore_index=True),
-        pd.concat([rule_test_scores, labelcraft_test_scores], ignore_index=True),
-    )
+def merge_cell_tables(*tables: pd.DataFrame, names: Sequence[str]) -> pd.DataFrame:
+    """One table (histories or test scores) of every cell, ``method`` renamed to ``names``;
+    LabelCraft's histories add their own columns."""
+    renamed = [table.assign(method=name) if len(table) else table
+               for table, name in zip(tables, names, strict=True)]
+    return pd.concat(renamed, ignore_index=True)
 
 
 def score_truth_agreement(
@@ -58,21 +46,14 @@ def score_truth_agreement(
     eval_groups_test: pd.DataFrame,
     model_inputs: pd.DataFrame,
     truth_interactions: pd.DataFrame,
-    params: dict[str, Any],
+    k: int,
+    evaluation: dict[str, Any],
 ) -> dict[str, Any]:
     """Each method's test-ranking agreement with the latent satisfaction (SAT_NDCG@k)."""
-    config = ExperimentConfig.from_dict(params)
-    with torch_threads(config.trainer.num_threads):
-        return truth_agreement(
-            test_scores,
-            eval_groups_test,
-            model_inputs,
-            truth_interactions,
-            k=config.trainer.k,
-            n_boot=config.n_boot,
-            level=config.level,
-            bootstrap_seed=config.bootstrap_seed,
-        )
+    config = ReportConfig.from_dict(evaluation)
+    return truth_agreement(test_scores, eval_groups_test, model_inputs, truth_interactions,
+                           k=int(k), n_boot=config.n_boot, level=config.level,
+                           bootstrap_seed=config.bootstrap_seed)
 
 
 def write_leaderboard(
@@ -82,26 +63,23 @@ def write_leaderboard(
     return leaderboard_markdown(test_metrics, truth_agreement, title="Label methods")
 
 
-def plot_training_curves(training_history: pd.DataFrame, params: dict[str, Any]) -> Figure:
+def plot_training_curves(training_history: pd.DataFrame, eval_metric: str) -> Figure:
     """Validation curves of the early-stopping metric, one panel per method."""
-    metric = ExperimentConfig.from_dict(params).trainer.eval_metric
-    return training_curves(training_history, metric=metric)
+    return training_curves(training_history, metric=eval_metric)
 
 
 def plot_duration_histograms(
     test_scores: pd.DataFrame,
     feedback: pd.DataFrame,
     eval_groups_test: pd.DataFrame,
-    params: dict[str, Any],
+    k: int,
 ) -> Figure:
     """Durations of each method's top-k test videos against all test candidates."""
-    k = ExperimentConfig.from_dict(params).trainer.k
-    return duration_histograms(test_scores, feedback, eval_groups_test, k=k)
+    return duration_histograms(test_scores, feedback, eval_groups_test, k=int(k))
 
 
-def plot_leaderboard(test_metrics: dict[str, Any], params: dict[str, Any]) -> Figure:
+def plot_leaderboard(test_metrics: dict[str, Any], k: int) -> Figure:
     """Bar chart of the test top-k metrics with their intervals."""
-    k = ExperimentConfig.from_dict(params).trainer.k
     return leaderboard_bars(test_metrics, metrics=(f"NWTG@{k}", f"NEG@{k}", f"DS@{k}"))
 
 
@@ -139,8 +117,8 @@ def plot_label_surface_ratio(
 
 
 def correlate_labels_with_rules(labelcraft_labels: pd.DataFrame, model_inputs: pd.DataFrame,
-                                feedback: pd.DataFrame, params: dict[str, Any]) -> pd.DataFrame:
+                                feedback: pd.DataFrame,
+                                label_rules: dict[str, Any]) -> pd.DataFrame:
     """The learned label's correlation with each rule's label on the train rows (CSV table)."""
     train_rows = (model_inputs["split"] == TRAIN).to_numpy().nonzero()[0]
-    rule_params = ExperimentConfig.from_dict(params).rule_params
-    return rule_label_correlations(labelcraft_labels, feedback, train_rows, rule_params)
+    return rule_label_correlations(labelcraft_labels, feedback, train_rows, label_rules or {})

@@ -1,12 +1,18 @@
 """Reporting stage per data source: the merged comparison, leaderboard, plots; truth agreement."""
 
+from collections.abc import Callable, Sequence
+from functools import partial, update_wrapper
+from typing import Any
+
 from kedro.pipeline import Node, Pipeline
 
+from labelcraft.experiments import LABELCRAFT, Cell
+from labelcraft.pipelines.comparison.pipeline import cells_from_parameters
 from labelcraft.pipelines.namespacing import per_source
 from labelcraft.pipelines.reporting.nodes import (
     correlate_labels_with_rules,
-    merge_metrics,
-    merge_tables,
+    merge_cell_reports,
+    merge_cell_tables,
     plot_duration_histograms,
     plot_label_surface,
     plot_label_surface_ratio,
@@ -15,56 +21,60 @@ from labelcraft.pipelines.reporting.nodes import (
     score_truth_agreement,
     write_leaderboard,
 )
+from labelcraft.pipelines.run_parameters import pipeline_parameters
 from labelcraft.sources import SIMULATED, SOURCES
 
 TRUTH_SOURCES: tuple[str, ...] = (SIMULATED,)  # sources with a `truth_interactions` table
 
 
-MERGE = Pipeline(
-    [
-        Node(
-            merge_metrics,
-            inputs=[
-                "rule_valid_metrics",
-                "rule_test_metrics",
-                "labelcraft_valid_metrics",
-                "labelcraft_test_metrics",
-            ],
-            outputs=["valid_metrics", "test_metrics"],
-            name="merge_metrics",
-        ),
-        Node(
-            merge_tables,
-            inputs=[
-                "rule_training_history",
-                "rule_test_scores",
-                "labelcraft_history",
-                "labelcraft_test_scores",
-            ],
-            outputs=["training_history", "test_scores"],
-            name="merge_tables",
-        ),
+def merge_pipeline(cells: Sequence[Cell]) -> tuple[Pipeline, dict[str, str]]:
+    """Every cell's reports, histories and test scores into the comparison's files under
+    ``data/08_reporting/<source>/`` (and ``test_scores.parquet``).
+
+    Returns the template (cell datasets named ``<dataset>_<index>``) and their names within a
+    source (``<backbone>.<slug>.<dataset>``), for `per_source`.
+    """
+    several = len({cell.backbone for cell in cells}) > 1
+    names = [cell.report_name(several) for cell in cells]
+    trained = [index for index, cell in enumerate(cells) if cell.kind != "floor"]
+    renamed: dict[str, str] = {}
+
+    def local(index: int, dataset: str) -> str:
+        cell = cells[index]
+        renamed[f"{dataset}_{index}"] = f"{cell.backbone}.{cell.slug}.{dataset}"
+        return f"{dataset}_{index}"
+
+    def merged(func: Callable[..., Any], dataset: str, indices: list[int], output: str) -> Node:
+        bound = update_wrapper(partial(func, names=[names[i] for i in indices]), func)
+        return Node(bound, [local(i, dataset) for i in indices], output, name=f"merge_{output}")
+
+    every = list(range(len(cells)))
+    nodes = [
+        merged(merge_cell_reports, "valid_report", every, "valid_metrics"),
+        merged(merge_cell_reports, "test_report", every, "test_metrics"),
+        merged(merge_cell_tables, "history", trained, "training_history"),
+        merged(merge_cell_tables, "test_scores", every, "test_scores"),
     ]
-)
-"""Rules and LabelCraft into one comparison (the files under ``data/08_reporting/<source>/``)."""
+    return Pipeline(nodes), renamed
+
 
 PLOTS = Pipeline(
     [
         Node(
             plot_training_curves,
-            inputs=["training_history", "params:training"],
+            inputs=["training_history", "params:trainer.eval_metric"],
             outputs="training_curves_plot",
             name="plot_training_curves",
         ),
         Node(
             plot_duration_histograms,
-            inputs=["test_scores", "feedback", "eval_groups_test", "params:training"],
+            inputs=["test_scores", "feedback", "eval_groups_test", "params:trainer.k"],
             outputs="duration_histograms_plot",
             name="plot_duration_histograms",
         ),
         Node(
             plot_leaderboard,
-            inputs=["test_metrics", "params:training"],
+            inputs=["test_metrics", "params:trainer.k"],
             outputs="leaderboard_plot",
             name="plot_leaderboard",
         ),
@@ -76,7 +86,7 @@ PLOTS = Pipeline(
         ),
         Node(
             correlate_labels_with_rules,
-            inputs=["labelcraft_labels", "model_inputs", "feedback", "params:training"],
+            inputs=["labelcraft_labels", "model_inputs", "feedback", "params:label_rules"],
             outputs="label_rule_correlations",
             name="correlate_labels_with_rules",
         ),
@@ -99,7 +109,8 @@ TRUTH = Pipeline(
                 "eval_groups_test",
                 "model_inputs",
                 "truth_interactions",
-                "params:training",
+                "params:trainer.k",
+                "params:evaluation",
             ],
             outputs="truth_agreement",
             name="score_truth_agreement",
@@ -118,9 +129,18 @@ def _leaderboard(truth: bool) -> Pipeline:
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Rule and LabelCraft results -> the merged comparison, leaderboard and plots."""
+    """Every cell's results -> the merged comparison, leaderboard and plots, per source.
+
+    The plots of the learned labels read the LabelCraft cell of the first backbone.
+    """
+    cells = cells_from_parameters(pipeline_parameters())
+    merge, renamed = merge_pipeline(cells)
+    labelcraft = next(cell for cell in cells if cell.method == LABELCRAFT)
+    renamed |= {"labeler": f"{labelcraft.backbone}.{labelcraft.slug}.labeler",
+                "labelcraft_labels": f"{labelcraft.backbone}.{labelcraft.slug}.labels"}
+    common = merge + PLOTS
     others = [source for source in SOURCES if source not in TRUTH_SOURCES]
-    return per_source(MERGE + PLOTS + _leaderboard(truth=False), others, stage="reporting") + (
-        per_source(MERGE + PLOTS + TRUTH + _leaderboard(truth=True), TRUTH_SOURCES,
-                   stage="reporting")
-    )
+    return per_source(common + _leaderboard(truth=False), others, stage="reporting",
+                      datasets=renamed) + per_source(
+        common + TRUTH + _leaderboard(truth=True), TRUTH_SOURCES, stage="reporting",
+        datasets=renamed)

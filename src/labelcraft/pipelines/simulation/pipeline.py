@@ -8,8 +8,12 @@ from labelcraft.sources import SIMULATED
 
 
 def create_pipeline(**kwargs) -> Pipeline:
-    """Seeded simulator -> KuaiRand-format raw files + ground truth; calibration check."""
-    template = Pipeline(
+    """Seeded simulator -> KuaiRand-format raw files + ground truth; calibration check.
+
+    The check reads the ingestion report, so it has its own namespace
+    (``simulated.calibration``): a namespace must not be interrupted by another stage's nodes.
+    """
+    simulate = Pipeline(
         [
             Node(
                 simulate_kuairand_logs,
@@ -24,6 +28,10 @@ def create_pipeline(**kwargs) -> Pipeline:
                 ],
                 name="simulate_kuairand_logs",
             ),
+        ]
+    )
+    calibrate = Pipeline(
+        [
             Node(
                 check_calibration,
                 inputs=["ingestion_report", "params:calibration_factor"],
@@ -32,4 +40,6 @@ def create_pipeline(**kwargs) -> Pipeline:
             ),
         ]
     )
-    return per_source(template, [SIMULATED], stage="simulation")
+    return per_source(simulate, [SIMULATED], stage="simulation") + per_source(
+        calibrate, [SIMULATED], stage="simulation", part="calibration"
+    )

@@ -22,7 +22,7 @@ class TrainConfig:
     that drives early stopping, one of f"{name}@{k}" for name in EVAL_METRICS, as a plain mean
     over validation users (higher is better). An epoch improves on the best so far when its
     metric exceeds it by more than `min_delta`; training stops after `patience` epochs without
-    improvement. num_threads: torch intra-op threads while training (0 = leave as is).
+    improvement. Torch threads are the caller's (a Kedro run sets them once, ``runtime``).
     """
 
     batch_size: int = 1024
@@ -36,7 +36,6 @@ class TrainConfig:
     k: int = 10
     eval_metric: str = "NWTG@10"
     eval_batch_users: int = 256
-    num_threads: int = 0
 
     def __post_init__(self) -> None:
         """Check ranges and the loss / metric names."""
@@ -51,8 +50,6 @@ class TrainConfig:
                 "TrainConfig needs lr > 0, weight_decay >= 0 and min_delta >= 0, got "
                 f"{self.lr}, {self.weight_decay}, {self.min_delta}"
             )
-        if self.num_threads < 0:
-            raise ValueError(f"TrainConfig.num_threads must be >= 0, got {self.num_threads}")
         if self.loss not in LOSS_KINDS:
             raise ValueError(f"TrainConfig.loss must be one of {LOSS_KINDS}, got {self.loss!r}")
         valid = [f"{name}@{self.k}" for name in EVAL_METRICS]

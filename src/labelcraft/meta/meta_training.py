@@ -11,7 +11,7 @@ between, which then cost one forward with a tangent and one backward through the
 (``labelcraft.meta.bilevel``). ``upper_every = 1`` is exact.
 
 After each epoch the validation users are scored with the recommender in eval mode and ranked
-by HARD top-k (``labelcraft.training.score_groups`` / ``epoch_metrics``); the epoch with the
+by HARD top-k (``labelcraft.recommender.score_groups`` / ``epoch_metrics``); the epoch with the
 best ``trainer.eval_metric`` (NWTG@10 by default) keeps tensor copies of both the recommender
 and the labeler, training stops after ``trainer.patience`` epochs without improvement, and both
 best states are loaded back. The soft upper objective on the same scores (all validation users,
@@ -22,8 +22,8 @@ raw outcomes, from epoch 0 (the labeler before meta-learning).
 
 from __future__ import annotations
 
+import dataclasses
 import logging
-import time
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -47,15 +47,16 @@ from labelcraft.meta.bilevel import (
 )
 from labelcraft.meta.labeler import Labeler, LabelerConfig, fit_to_labels, label_statistics
 from labelcraft.meta.objectives import OBJECTIVES, OutcomeScales
-from labelcraft.models import ModelSpec, label_loss, make_batch
-from labelcraft.training import (
+from labelcraft.models import ModelSpec, make_batch
+from labelcraft.recommender import (
     EvalSet,
     TrainConfig,
     build_seeded_model,
+    check_training_inputs,
     epoch_metrics,
+    plain_step,
     score_groups,
-    state_copy,
-    torch_threads,
+    train_until_stale,
 )
 
 logger = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class LabelCraftConfig:
     meta: the bi-level step (``MetaConfig``); its ``loss`` is also the loss of the plain steps
     and must equal ``trainer.loss``. labeler: g_phi (``LabelerConfig``). trainer: batch_size,
     lr / weight_decay (the recommender's Adam), max_epochs, patience, min_delta,
-    history_length, k, eval_metric, eval_batch_users, num_threads (``TrainConfig``).
+    history_length, k, eval_metric, eval_batch_users (``TrainConfig``).
     valid_sample_ratio: share of the validation users sampled per meta step (at least one).
     meta_every: a meta step every m-th train batch, plain steps on the current labels between.
     upper_every: the upper gradient (virtual step + sampled validation users) recomputed every
@@ -134,6 +135,10 @@ class LabelCraftConfig:
             if key in params:
                 params[key] = nested.from_dict(params[key])
         return from_params(cls, params, "labelcraft parameter")
+
+    def with_history_length(self, default: int) -> LabelCraftConfig:
+        """Copy whose trainer's ``history_length`` None is resolved to ``default``."""
+        return dataclasses.replace(self, trainer=self.trainer.resolve_history_length(default))
 
 
 @dataclass
@@ -243,14 +248,9 @@ class _Loop:
                 meta_steps += 1
             else:
                 with torch.no_grad():
-                    labels = self.labeler(feedback)
-                pred = self.model(batch)
-                plain = label_loss(pred, labels.unsqueeze(1).to(pred.dtype),
-                                   config.meta.loss)  # type: ignore[arg-type]
-                self.rec_optimizer.zero_grad(set_to_none=True)
-                plain.backward()
-                self.rec_optimizer.step()
-                loss = float(plain.detach())
+                    labels = self.labeler(feedback).unsqueeze(1).to(torch.float32)
+                loss = plain_step(self.model, self.rec_optimizer, batch, labels,
+                                  config.meta.loss)
             loss_sum += loss
             if step % 10 == 0:
                 bar.set_postfix(loss=f"{loss_sum / (step + 1):.4f}", refresh=False)
@@ -298,23 +298,24 @@ def train_labelcraft(
 ) -> LabelCraftResult:
     """Meta-train a one-head registry recommender and a labeler on ``train_rows [T]``.
 
-    The recommender is ``build_seeded_model(model_name, spec, model_params, 1, seed)``; the
-    labeler is ``initial_labeler`` (weights from ``seed``, scaling fitted on the train rows'
-    feedback like the objectives' outcome scales, the warm start with ``rule_params``, the fit
-    parameters of the rules). Shuffling and validation sampling use their own generators seeded
-    from ``seed``: on CPU the same seed and thread count give the same numbers.
-    ``config.trainer.history_length`` must be resolved (not None).
+    Args:
+        tensors: every interaction's row tensors (``InteractionTensors``).
+        train_rows: ``[T]`` rows to train on; valid: the validation users (meta steps, stopping).
+        model_name, model_params: the backbone, ``build_seeded_model(..., 1, seed)``.
+        spec: vocabulary sizes of the features.
+        config: the run; ``config.trainer.history_length`` must be resolved (not None).
+        seed: model and labeler initialisation; shuffling and validation sampling use their own
+            generators seeded from it: on CPU the same seed and thread count give the same
+            numbers.
+        description: prefix of log lines and progress bars.
+        rule_params: the rules' fit parameters, for the warm start (``initial_labeler``).
+
+    The epochs run through ``labelcraft.recommender.train_until_stale`` (the rule trainer's
+    loop) with the recommender and the labeler as the modules whose best states are kept.
     """
     trainer = config.trainer
     history_length = trainer.history_length
-    if history_length is None:
-        raise ValueError("config.trainer.history_length is None: call resolve_history_length "
-                         "first")
-    train_rows = torch.as_tensor(train_rows, dtype=torch.long)
-    if len(train_rows) == 0:
-        raise ValueError("no train rows to train on")
-    if len(valid) == 0:
-        raise ValueError("no validation users: meta steps and early stopping need at least one")
+    train_rows = check_training_inputs(train_rows, valid, history_length)
     columns = list(tensors.feedback_columns)
     train_feedback = tensors.feedback[train_rows]
     scales = OutcomeScales.fit(train_feedback[:, columns.index("play_time_s")].numpy(),
@@ -332,55 +333,23 @@ def train_labelcraft(
         order_generator=torch.Generator().manual_seed(seed),
         valid_generator=torch.Generator().manual_seed(seed + 1),
     )
-    history: list[dict[str, float | int]] = []
-    best_epoch, best_metric, stale = 0, float("-inf"), 0
-    best_scores: torch.Tensor | None = None
-    best_model: dict[str, torch.Tensor] = {}
-    best_labeler: dict[str, torch.Tensor] = {}
-    def labels_now() -> dict[str, float]:
-        with torch.no_grad():
-            return label_statistics(labeler(train_feedback), train_feedback, columns)
 
-    with torch_threads(trainer.num_threads):
-        _, start = _validate(model, tensors, valid, config, scales, history_length)
-        start |= labels_now()
-        for epoch in range(1, trainer.max_epochs + 1):
-            started = time.perf_counter()
-            entry: dict[str, float | int] = {
-                "epoch": epoch, **loop.epoch(train_rows, f"{description} epoch {epoch}")}
-            entry["train_seconds"] = time.perf_counter() - started
-            scores, metrics = _validate(model, tensors, valid, config, scales, history_length)
-            entry.update(metrics)
-            entry.update(labels_now())
-            entry["seconds"] = time.perf_counter() - started
-            history.append(entry)
-            current = metrics[f"valid_{trainer.eval_metric}"]
-            improved = current > best_metric + trainer.min_delta
-            logger.info("%s epoch %d: loss %.5f, objective %.4f, valid %s %.4f, valid objective "
-                        "%.4f, labels %.3f +- %.3f%s (%.1f s)", description, epoch,
-                        entry["train_loss"], entry.get("objective", float("nan")),
-                        trainer.eval_metric, current, entry["valid_objective"],
-                        entry["label_mean"], entry["label_std"], " (best)" if improved else "",
-                        entry["seconds"])
-            if improved:
-                best_epoch, best_metric, best_scores, stale = epoch, current, scores, 0
-                best_model, best_labeler = state_copy(model), state_copy(labeler)
-            else:
-                stale += 1
-                if stale >= trainer.patience:
-                    logger.info("%s: early stop after epoch %d (best epoch %d)", description,
-                                epoch, best_epoch)
-                    break
-    if best_scores is None:
-        raise RuntimeError(f"{description}: the validation {trainer.eval_metric} was never a "
-                           "number")
-    model.load_state_dict(best_model)
-    labeler.load_state_dict(best_labeler)
-    model.eval()
-    labeler.eval()
+    def validate() -> tuple[torch.Tensor, dict[str, float]]:
+        scores, metrics = _validate(model, tensors, valid, config, scales, history_length)
+        with torch.no_grad():
+            metrics |= label_statistics(labeler(train_feedback), train_feedback, columns)
+        logger.info("%s: valid objective %.4f, labels %.3f +- %.3f", description,
+                    metrics["valid_objective"], metrics["label_mean"], metrics["label_std"])
+        return scores, metrics
+
+    _, start = validate()
+    stopped = train_until_stale(
+        {"model": model, "labeler": labeler},
+        lambda epoch: loop.epoch(train_rows, f"{description} epoch {epoch}"),
+        validate, trainer, description)
     with torch.no_grad():
         labels = labeler(train_feedback).to(torch.float32)
     return LabelCraftResult(model=model, labeler=labeler, train_rows=train_rows, labels=labels,
-                            history=history, start=start, best_epoch=best_epoch,
-                            best_metric=best_metric, best_scores=best_scores)
-
+                            history=stopped.history, start=start, best_epoch=stopped.best_epoch,
+                            best_metric=stopped.best_metric,
+                            best_scores=stopped.best_scores)  # type: ignore[arg-type]

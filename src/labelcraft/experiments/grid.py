@@ -1,0 +1,61 @@
+"""The cells of the comparison grid: one per backbone and label method, named for Kedro.
+
+A cell's namespace is ``<source>.<backbone>.<slug>`` (``kuairand.din.wt_ef``); the list of
+cells comes from the parameters, so a new rule, ablation or backbone adds cells and no code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from labelcraft.experiments.config import LABELCRAFT, RANDOM, GridConfig
+from labelcraft.experiments.reports import method_kind
+
+
+def method_slug(method: str) -> str:
+    """The namespace part of a method: "WT+EF" -> "wt_ef", "LabelCraft w/o meta" ->
+    "labelcraft_wo_meta"."""
+    return method.lower().replace(" w/o ", "_wo_").replace("+", "_").replace(" ", "_")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell: a label method (its report name, e.g. "WT+EF") on one backbone."""
+
+    backbone: str
+    method: str
+
+    @property
+    def slug(self) -> str:
+        """The method's namespace part (`method_slug`)."""
+        return method_slug(self.method)
+
+    @property
+    def kind(self) -> str:
+        """"rule", "multi_task", "labelcraft" or "floor" (`method_kind`)."""
+        return method_kind(self.method)
+
+    def namespace(self, source: str) -> str:
+        """``<source>.<backbone>.<slug>``."""
+        return f"{source}.{self.backbone}.{self.slug}"
+
+    def report_name(self, several_backbones: bool) -> str:
+        """Its key in the merged reports: the method, or "<backbone>/<method>" when the grid
+        has several backbones."""
+        return f"{self.backbone}/{self.method}" if several_backbones else self.method
+
+
+def grid_cells(grid: GridConfig, labelcraft_rows: Sequence[str]) -> list[Cell]:
+    """Every cell: per backbone the rules (in ``grid.methods`` order), the LabelCraft rows
+    (``labelcraft_rows``: "LabelCraft" and its ablations), then the random floor.
+
+    A ValueError when two methods share a slug (their datasets would collide).
+    """
+    methods = [*grid.methods, *labelcraft_rows, RANDOM]
+    slugs = [method_slug(method) for method in methods]
+    if len(set(slugs)) != len(slugs):
+        raise ValueError(f"two methods share a namespace: {dict(zip(methods, slugs, strict=True))}")
+    if LABELCRAFT not in labelcraft_rows:
+        raise ValueError(f"the LabelCraft rows must include {LABELCRAFT!r}: {labelcraft_rows}")
+    return [Cell(backbone, method) for backbone in grid.backbones for method in methods]

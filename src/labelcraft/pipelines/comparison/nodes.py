@@ -1,0 +1,129 @@
+"""Nodes of a grid cell: fit a rule's labels, train per seed and score the users, evaluate.
+
+Each node parses only the parameters it reads; a cell's method and backbone are bound when the
+cell is built (``pipeline.py``), its data source too for the MLflow child runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from labelcraft.experiments import (
+    ComparisonData,
+    GridConfig,
+    LabelCraftVariants,
+    ReportConfig,
+    evaluate_cell,
+    fit_rule_labels,
+    floor_scores,
+    seed_runs,
+    train_labelcraft_cell,
+    train_rule_cell,
+)
+from labelcraft.experiments.cells import States
+from labelcraft.features.split import TRAIN
+from labelcraft.recommender import EvalSet, TrainConfig
+from labelcraft.tracking.child_runs import MlflowSeedRuns
+
+CellTables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, States]
+
+
+def fit_labels(model_inputs: pd.DataFrame, feedback: pd.DataFrame,
+               label_rules: dict[str, Any], *, method: str) -> pd.DataFrame:
+    """The rule's label of every row (columns ``label_<head>``), fitted on the train rows."""
+    train_rows = np.flatnonzero((model_inputs["split"] == TRAIN).to_numpy())
+    return fit_rule_labels(method, feedback, train_rows, label_rules or {})
+
+
+def train_recommenders(
+    labels: pd.DataFrame,
+    model_inputs: pd.DataFrame,
+    feedback: pd.DataFrame,
+    eval_groups_valid: pd.DataFrame,
+    eval_groups_test: pd.DataFrame,
+    feature_spec: dict[str, Any],
+    backbone_params: dict[str, Any] | None,
+    trainer: dict[str, Any],
+    comparison: dict[str, Any],
+    *,
+    method: str,
+    backbone: str,
+) -> CellTables:
+    """Valid / test scores, history and first-seed weights of one recommender per seed (the
+    seeds and multi-task head weights of ``comparison``)."""
+    grid = GridConfig.from_dict(comparison)
+    data = ComparisonData.from_frames(model_inputs, feedback, eval_groups_valid,
+                                      eval_groups_test, feature_spec)
+    cell = train_rule_cell(method, labels, data, backbone=backbone,
+                           backbone_params=backbone_params,
+                           trainer=TrainConfig.from_dict(trainer), seeds=grid.seeds,
+                           head_weights=grid.weights_for(method))
+    return cell.valid_scores, cell.test_scores, cell.history, cell.weights
+
+
+def meta_train(
+    model_inputs: pd.DataFrame,
+    feedback: pd.DataFrame,
+    eval_groups_valid: pd.DataFrame,
+    eval_groups_test: pd.DataFrame,
+    feature_spec: dict[str, Any],
+    backbone_params: dict[str, Any] | None,
+    trainer: dict[str, Any],
+    seeds: Sequence[int],
+    labelcraft: dict[str, Any],
+    label_rules: dict[str, Any],
+    *,
+    method: str,
+    backbone: str,
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, States, pd.DataFrame, dict[str, Any]]:
+    """LabelCraft (or an ablation) per seed: the cell's tables, learned labels and labeler."""
+    variants = LabelCraftVariants.from_params(labelcraft, TrainConfig.from_dict(trainer))
+    data = ComparisonData.from_frames(model_inputs, feedback, eval_groups_valid,
+                                      eval_groups_test, feature_spec)
+    result = train_labelcraft_cell(method, variants.variants()[method], data, model_inputs,
+                                   backbone=backbone, backbone_params=backbone_params,
+                                   seeds=list(seeds), rule_params=label_rules or {})
+    cell = result.cell
+    return (cell.valid_scores, cell.test_scores, cell.history, cell.weights, result.labels,
+            result.labeler)
+
+
+def draw_random_scores(eval_groups_valid: pd.DataFrame, eval_groups_test: pd.DataFrame,
+                       feedback: pd.DataFrame,
+                       seeds: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The random floor's valid and test scores, one uniform draw per seed."""
+    return floor_scores(EvalSet.from_frames(eval_groups_valid, feedback),
+                        EvalSet.from_frames(eval_groups_test, feedback), list(seeds))
+
+
+def evaluate(
+    valid_scores: pd.DataFrame,
+    test_scores: pd.DataFrame,
+    eval_groups_valid: pd.DataFrame,
+    eval_groups_test: pd.DataFrame,
+    feedback: pd.DataFrame,
+    k: int,
+    evaluation: dict[str, Any],
+    seeds: Sequence[int],
+    history: pd.DataFrame | None = None,
+    weights: States | None = None,
+    *,
+    source: str,
+    backbone: str,
+    method: str,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The cell's valid and test reports; each seed also becomes an MLflow child run of the
+    active run (if any). The floor has no history and no weights."""
+    valid, test = (EvalSet.from_frames(groups, feedback)
+                   for groups in (eval_groups_valid, eval_groups_test))
+    valid_report, test_report = evaluate_cell(
+        method, valid, test, valid_scores, test_scores, history, seeds=list(seeds), k=int(k),
+        config=ReportConfig.from_dict(evaluation))
+    log = MlflowSeedRuns(source)
+    for run in seed_runs(method, backbone, valid_report, test_report, history, weights):
+        log(run)
+    return valid_report, test_report

@@ -1,0 +1,109 @@
+"""The comparison grid: one modular pipeline per data source, backbone and label method.
+
+A cell ``<source>.<backbone>.<method>`` (``kuairand.din.wt_ef``) is the template of its kind
+reused by namespace, as Kedro's starters reuse a modelling pipeline: rules ``fit_labels ->
+train -> evaluate``; LabelCraft and its ablations ``train`` (meta-training) ``-> evaluate``;
+the random floor ``train`` (its draw) ``-> evaluate``. Cells read the features stage's datasets
+of their source and write their own (``<namespace>.valid_scores``, ``.test_scores``,
+``.history``, ``.weights``, ``.valid_report``, ``.test_report``; LabelCraft ``.labels`` and
+``.labeler`` too); the reporting stage merges them. The cells come from the parameters
+(`cells_from_parameters`): ``comparison`` (backbones, methods) and ``labelcraft.ablations``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from functools import partial, update_wrapper
+from typing import Any
+
+from kedro.pipeline import Node, Pipeline, pipeline
+
+from labelcraft.experiments import (
+    Cell,
+    GridConfig,
+    LabelCraftVariants,
+    grid_cells,
+)
+from labelcraft.pipelines.comparison.nodes import (
+    draw_random_scores,
+    evaluate,
+    fit_labels,
+    meta_train,
+    train_recommenders,
+)
+from labelcraft.pipelines.run_parameters import pipeline_parameters
+from labelcraft.recommender import TrainConfig
+from labelcraft.sources import SOURCES
+
+STAGE = "comparison"
+SOURCE_DATA = ("model_inputs", "feedback", "eval_groups_valid", "eval_groups_test",
+               "feature_spec")
+"""The features stage's datasets a cell reads (``<source>.<name>``)."""
+EVAL_INPUTS = ["valid_scores", "test_scores", "eval_groups_valid", "eval_groups_test", "feedback",
+               "params:trainer.k", "params:evaluation", "params:comparison.seeds"]
+TRAIN_DATA = ["model_inputs", "feedback", "eval_groups_valid", "eval_groups_test",
+              "feature_spec"]
+
+
+def cells_from_parameters(parameters: Mapping[str, Any]) -> list[Cell]:
+    """The grid's cells of ``parameters`` (``comparison``, ``trainer``, ``labelcraft``)."""
+    grid = GridConfig.from_dict(parameters.get("comparison"))
+    trainer = TrainConfig.from_dict(parameters.get("trainer"))
+    rows = LabelCraftVariants.from_params(parameters.get("labelcraft"), trainer).variants()
+    return grid_cells(grid, list(rows))
+
+
+def _bound(func: Callable[..., Any], **bound: str) -> Callable[..., Any]:
+    """``func`` with keyword arguments bound, keeping its name and docstring for Kedro-Viz."""
+    return update_wrapper(partial(func, **bound), func)
+
+
+def cell_template(cell: Cell, source: str) -> Pipeline:
+    """The nodes of one cell, with dataset names local to the cell (see module doc)."""
+    names = {"method": cell.method}
+    backbone = f"params:backbones.{cell.backbone}"
+    evaluated = {"source": source, "backbone": cell.backbone, **names}
+    if cell.kind == "floor":
+        return Pipeline([
+            Node(draw_random_scores, ["eval_groups_valid", "eval_groups_test", "feedback",
+                                      "params:comparison.seeds"],
+                 ["valid_scores", "test_scores"], name="train"),
+            Node(_bound(evaluate, **evaluated), EVAL_INPUTS, ["valid_report", "test_report"],
+                 name="evaluate"),
+        ])
+    if cell.kind == "labelcraft":
+        train = Node(
+            _bound(meta_train, backbone=cell.backbone, **names),
+            [*TRAIN_DATA, backbone, "params:trainer", "params:comparison.seeds",
+             "params:labelcraft", "params:label_rules"],
+            ["valid_scores", "test_scores", "history", "weights", "labels", "labeler"],
+            name="train")
+        nodes = [train]
+    else:
+        nodes = [
+            Node(_bound(fit_labels, **names),
+                 ["model_inputs", "feedback", "params:label_rules"], "labels", name="fit_labels"),
+            Node(_bound(train_recommenders, backbone=cell.backbone, **names),
+                 ["labels", *TRAIN_DATA, backbone, "params:trainer", "params:comparison"],
+                 ["valid_scores", "test_scores", "history", "weights"], name="train"),
+        ]
+    nodes.append(Node(_bound(evaluate, **evaluated), [*EVAL_INPUTS, "history", "weights"],
+                      ["valid_report", "test_report"], name="evaluate"))
+    return Pipeline(nodes)
+
+
+def cell_pipeline(cell: Cell, source: str) -> Pipeline:
+    """One cell under its namespace ``<source>.<backbone>.<slug>``, reading the source's
+    feature datasets; parameters are shared by every cell."""
+    template = cell_template(cell, source)
+    params = {name for name in template.inputs() if name.startswith("params:")}
+    shared = {name: f"{source}.{name}" for name in SOURCE_DATA if name in template.inputs()}
+    return pipeline(template, namespace=cell.namespace(source), inputs=shared,
+                    parameters=params, tags=[STAGE, cell.kind])
+
+
+def create_pipeline(**kwargs) -> Pipeline:
+    """Every cell of every source (the cells of the run's parameters)."""
+    cells = cells_from_parameters(pipeline_parameters())
+    return sum((cell_pipeline(cell, source) for source in SOURCES for cell in cells),
+               Pipeline([]))
