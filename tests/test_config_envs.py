@@ -7,7 +7,8 @@ from pathlib import Path
 from kedro.config import OmegaConfigLoader
 
 from labelcraft import settings
-from labelcraft.experiments import ExperimentConfig, LabelCraftExperimentConfig
+from labelcraft.experiments import GridConfig, LabelCraftVariants
+from labelcraft.recommender import TrainConfig
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
 
@@ -20,21 +21,23 @@ def parameters(env: str) -> dict:
 
 def test_benchmark_environment_changes_only_the_budget() -> None:
     base, benchmark = parameters("local"), parameters("benchmark")
-    assert benchmark["training"]["trainer"]["max_epochs"] == 20
-    assert benchmark["training"]["trainer"]["patience"] == 3
-    trainer = {**base["training"]["trainer"], "max_epochs": 20, "patience": 3}
-    assert benchmark["training"] == {**base["training"], "trainer": trainer}
+    assert (benchmark["trainer"]["max_epochs"], benchmark["trainer"]["patience"]) == (20, 3)
+    assert benchmark["trainer"] == {**base["trainer"], "max_epochs": 20, "patience": 3}
+    for key in ("comparison", "backbones", "label_rules", "evaluation", "runtime"):
+        assert benchmark[key] == base[key], key
     assert benchmark["labelcraft"] == {**base["labelcraft"], "upper_every": 32}
     assert base["labelcraft"]["upper_every"] == 64  # the quick demo refreshes half as often
-    comparison = ExperimentConfig.from_dict(benchmark["training"])
-    main = LabelCraftExperimentConfig.from_params(benchmark["labelcraft"], comparison).labelcraft
+    trainer = TrainConfig.from_dict(benchmark["trainer"])
+    main = LabelCraftVariants.from_params(benchmark["labelcraft"], trainer).labelcraft
     # LabelCraft inherits the rules' budget and runs the paper's schedule
     assert (main.trainer.max_epochs, main.trainer.patience) == (20, 3)
     assert (main.meta_every, main.upper_every, main.warm_start) == (1, 32, "WT")
 
 
 def test_test_environment_is_a_delta_too() -> None:
-    test = parameters("test")
-    assert test["training"]["seeds"] == [0]
+    base, test = parameters("local"), parameters("test")
+    assert GridConfig.from_dict(test["comparison"]).seeds == (0,)
     # keys the test environment does not set come from conf/base
     assert test["labelcraft"]["meta"]["objective_set"] == "metrics"
+    assert test["label_rules"] == base["label_rules"]
+    assert test["trainer"]["eval_metric"] == base["trainer"]["eval_metric"]

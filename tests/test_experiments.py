@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -12,26 +13,22 @@ import pytest
 from labelcraft.experiments import (
     ALL_METHODS,
     RANDOM,
-    ExperimentConfig,
-    SeedRun,
+    Cell,
+    GridConfig,
+    ReportConfig,
     leaderboard_markdown,
-    run_rule_experiment,
     satisfaction_gains,
+    seed_runs,
     summarise_seeds,
     truth_agreement,
     undominated,
 )
-from labelcraft.experiments import rules as rules_module
+from labelcraft.experiments import cells as cells_module
 from labelcraft.features.tensors import EvalGroups
 from labelcraft.labels import fit_labels
+from tests.grid_runs import run_grid
 from tests.synthetic_features import tiny_features
 
-TINY = {
-    "seeds": [0, 1],
-    "model_params": {"embedding_dim": 4, "attention_hidden": [6], "mlp_hidden": [8]},
-    "n_boot": 50,
-    "trainer": {"batch_size": 64, "max_epochs": 2, "patience": 1, "lr": 0.01},
-}
 SUMMARY_FIELDS = {
     "mean",
     "mean_std",
@@ -50,57 +47,72 @@ SUMMARY_FIELDS = {
 
 
 def test_config_defaults_and_rejections() -> None:
-    config = ExperimentConfig.from_dict({"methods": None, "trainer": {"max_epochs": 1}})
+    config = GridConfig.from_dict({"methods": None})
     assert config.methods == ALL_METHODS
     assert ALL_METHODS == ("WT", "EF", "PC", "PCR", "D2Q", "DVR", "WT+EF", "D2Q+EF", "DVR+EF")
-    assert config.seeds == (0, 1, 2) and config.trainer.max_epochs == 1
-    with pytest.raises(ValueError, match="unknown experiment parameter.*'seed'"):
-        ExperimentConfig.from_dict({"seed": 1})
-    with pytest.raises(ValueError, match="unknown trainer parameter"):
-        ExperimentConfig.from_dict({"trainer": {"epochs": 1}})
+    assert config.seeds == (0, 1, 2) and config.backbones == ("din",)
+    with pytest.raises(ValueError, match="unknown comparison parameter.*'seed'"):
+        GridConfig.from_dict({"seed": 1})
+    with pytest.raises(ValueError, match="unknown evaluation parameter"):
+        ReportConfig.from_dict({"boot": 1})
+    with pytest.raises(ValueError, match="n_boot"):
+        ReportConfig(n_boot=0)
     with pytest.raises(KeyError, match="unknown label method 'XYZ'"):
-        ExperimentConfig(methods=("WT", "XYZ"))
+        GridConfig(methods=("WT", "XYZ"))
     with pytest.raises(ValueError, match="floor"):
-        ExperimentConfig(methods=("WT", RANDOM))
-    with pytest.raises(ValueError, match="unknown model"):
-        ExperimentConfig(model="dcn")
+        GridConfig(methods=("WT", RANDOM))
+    with pytest.raises(ValueError, match="labelcraft"):
+        GridConfig(methods=("WT", "LabelCraft"))
+    with pytest.raises(ValueError, match="unknown backbone"):
+        GridConfig(backbones=("dcn",))
+    with pytest.raises(ValueError, match="without repeats"):
+        GridConfig(backbones=("din", "din"))
     with pytest.raises(ValueError, match="head_weights"):
-        ExperimentConfig(head_weights=(1.0, 2.0, 3.0))
-    assert ExperimentConfig(head_weights=[1, 3]).weights_for("WT+EF") == (1.0, 3.0)
-    assert ExperimentConfig(head_weights=[1, 3]).weights_for("WT") is None
+        GridConfig(head_weights=(1.0, 2.0, 3.0))
+    assert GridConfig(head_weights=[1, 3]).weights_for("WT+EF") == (1.0, 3.0)
+    assert GridConfig(head_weights=[1, 3]).weights_for("WT") is None
 
 
-# ---------------------------------------------------------------- experiment end to end
+# ---------------------------------------------------------------- the rule cells end to end
 
 
-SEED_RUNS: list[SeedRun] = []
+@dataclass
+class Experiment:
+    """The merged outputs of a grid run and its seed runs (as the MLflow callback gets them)."""
+
+    valid_metrics: dict
+    test_metrics: dict
+    histories: pd.DataFrame
+    test_scores: pd.DataFrame
+    seed_runs: list
 
 
 @pytest.fixture(scope="module")
 def experiment():
-    """Every method x 2 seeds on tiny features; records the train feedback each fit saw.
-
-    The seed runs handed to the `on_seed_run` callback are kept in `SEED_RUNS`.
-    """
+    """Every rule and the floor x 2 seeds on tiny features (the Kedro cells and merge nodes);
+    records the train feedback each fit saw."""
     features = tiny_features(seed=1)
     fitted_on: list[int] = []
-    SEED_RUNS.clear()
 
     def spy(method, train_feedback, rule_params=None):
         fitted_on.append(len(train_feedback))
         return fit_labels(method, train_feedback, rule_params)
 
+    cells = [Cell("din", method) for method in (*ALL_METHODS, RANDOM)]
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(rules_module, "fit_labels", spy)
-        result = run_rule_experiment(
-            features.model_inputs,
-            features.feedback,
-            features.eval_groups_valid,
-            features.eval_groups_test,
-            features.feature_spec,
-            ExperimentConfig.from_dict(TINY),
-            on_seed_run=SEED_RUNS.append,
-        )
+        patch.setattr(cells_module, "fit_labels", spy)
+        catalog = run_grid(features, cells)
+    runs = []
+    for cell in cells:
+        namespace = cell.namespace("tiny")
+        trained = cell.kind != "floor"
+        runs += seed_runs(cell.method, cell.backbone,
+                          catalog[f"{namespace}.valid_report"].load(),
+                          catalog[f"{namespace}.test_report"].load(),
+                          catalog[f"{namespace}.history"].load() if trained else None,
+                          catalog[f"{namespace}.weights"].load() if trained else None)
+    result = Experiment(*(catalog[f"tiny.{name}"].load() for name in (
+        "valid_metrics", "test_metrics", "training_history", "test_scores")), seed_runs=runs)
     return features, result, fitted_on
 
 
@@ -382,12 +394,12 @@ def test_undominated_by_hand() -> None:
 
 
 def test_seed_runs_match_the_reports_and_histories(experiment) -> None:
-    """One callback per method x seed: history, final metrics, seed-0 weights; the floor too."""
+    """One run per method x seed: history, final metrics, seed-0 weights; the floor too."""
     _, result, _ = experiment
-    assert [(run.method, run.seed) for run in SEED_RUNS] == [
+    assert [(run.method, run.seed) for run in result.seed_runs] == [
         (method, seed) for method in (*ALL_METHODS, RANDOM) for seed in (0, 1)
     ]
-    for run in SEED_RUNS:
+    for run in result.seed_runs:
         index = run.seed  # seeds (0, 1)
         for split, report in (("valid", result.valid_metrics), ("test", result.test_metrics)):
             assert run.final[split] == report["methods"][run.method]["per_seed"][index]["metrics"]
@@ -402,5 +414,5 @@ def test_seed_runs_match_the_reports_and_histories(experiment) -> None:
         assert run.best_epoch == int(rows.loc[rows["best"], "epoch"].iloc[0])
         assert run.backbone == "din"
         assert set(run.state_dicts) == ({"model"} if run.seed == 0 else set())
-    weights = SEED_RUNS[0].state_dicts["model"]
+    weights = result.seed_runs[0].state_dicts["model"]
     assert weights and all(value.requires_grad is False for value in weights.values())

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -13,28 +14,22 @@ from labelcraft.experiments import (
     ABLATIONS,
     LABELCRAFT,
     RANDOM,
-    ExperimentConfig,
-    LabelCraftExperimentConfig,
-    SeedRun,
+    Cell,
+    LabelCraftVariants,
+    ablate,
     is_labelcraft,
     merge_reports,
     method_kind,
-    run_labelcraft_experiment,
-    run_rule_experiment,
+    seed_runs,
 )
-from labelcraft.experiments.meta_labels import ablate
 from labelcraft.features.split import TRAIN
 from labelcraft.meta import Labeler
 from labelcraft.meta.meta_training import META_CURVES
+from labelcraft.recommender import TrainConfig
+from tests.grid_runs import TINY_PARAMETERS, run_grid
 from tests.synthetic_features import tiny_features
 
-TINY = {
-    "methods": ["WT"],
-    "seeds": [0, 1],
-    "model_params": {"embedding_dim": 4, "attention_hidden": [6], "mlp_hidden": [8]},
-    "n_boot": 50,
-    "trainer": {"batch_size": 64, "max_epochs": 2, "patience": 2, "lr": 0.01},
-}
+TRAINER = TrainConfig.from_dict({"batch_size": 64, "max_epochs": 2, "patience": 2, "lr": 0.01})
 TINY_LABELCRAFT = {
     "ablations": ["balancing", "EI"],
     "meta_every": 2,
@@ -43,17 +38,21 @@ TINY_LABELCRAFT = {
     "labeler": {"hidden": [8]},
     "trainer": {"batch_size": 32},
 }
+PARAMETERS = {**TINY_PARAMETERS, "trainer": {"batch_size": 64, "max_epochs": 2, "patience": 2,
+                                             "lr": 0.01},
+              "labelcraft": TINY_LABELCRAFT}
+ROWS = [LABELCRAFT, "LabelCraft w/o balancing", "LabelCraft w/o EI"]
 
 
-def comparison() -> ExperimentConfig:
-    return ExperimentConfig.from_dict(TINY)
+def variants(params: dict) -> LabelCraftVariants:
+    return LabelCraftVariants.from_params(params, TRAINER)
 
 
 # ---------------------------------------------------------------- config
 
 
 def test_config_shares_the_rule_trainer_with_overrides() -> None:
-    config = LabelCraftExperimentConfig.from_params(TINY_LABELCRAFT, comparison())
+    config = variants(TINY_LABELCRAFT)
     trainer = config.labelcraft.trainer
     assert trainer.batch_size == 32  # overridden
     assert (trainer.max_epochs, trainer.lr, trainer.patience) == (2, 0.01, 2)  # shared
@@ -66,12 +65,12 @@ def test_config_shares_the_rule_trainer_with_overrides() -> None:
 
 def test_ablations_from_the_command_line() -> None:
     """A string of names separated by spaces, or "all" (commas split ``--params`` items)."""
-    cut = LabelCraftExperimentConfig.from_params({"ablations": " WI  DO "}, comparison())
+    cut = variants({"ablations": " WI  DO "})
     assert cut.ablations == ("WI", "DO")
-    assert LabelCraftExperimentConfig.from_params({"ablations": "all"}, comparison()).ablations \
+    assert variants({"ablations": "all"}).ablations \
         == ABLATIONS
     with pytest.raises(ValueError, match="unknown ablation 'WI,DO'"):
-        LabelCraftExperimentConfig.from_params({"ablations": "WI,DO"}, comparison())
+        variants({"ablations": "WI,DO"})
 
 
 @pytest.mark.parametrize(
@@ -90,11 +89,11 @@ def test_ablations_from_the_command_line() -> None:
 )
 def test_config_rejections(params: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        LabelCraftExperimentConfig.from_params(params, comparison())
+        variants(params)
 
 
 def test_each_ablation_removes_exactly_its_part() -> None:
-    base = LabelCraftExperimentConfig.from_params({}, comparison()).labelcraft
+    base = variants({}).labelcraft
     assert base.meta.tau == 0.5 and base.labeler.scaling == "piecewise"
     expected_inputs = {
         "WI": ("duration_s", "like", "follow", "comment"),
@@ -119,21 +118,45 @@ def test_each_ablation_removes_exactly_its_part() -> None:
 # ---------------------------------------------------------------- experiment
 
 
-SEED_RUNS: list[SeedRun] = []
+@dataclass
+class Experiment:
+    """The LabelCraft cells' reports (merged), tables, first-seed labels and seed runs."""
+
+    valid_metrics: dict
+    test_metrics: dict
+    histories: pd.DataFrame
+    test_scores: pd.DataFrame
+    labels: pd.DataFrame
+    labeler: dict
+    seed_runs: list
+
+
+def labelcraft_cells(catalog, rows: list[str]) -> Experiment:
+    """The merged outputs of the LabelCraft ``rows`` of a `run_grid` catalog."""
+    def load(cell: Cell, name: str):
+        return catalog[f"{cell.namespace('tiny')}.{name}"].load()
+
+    cells = [Cell("din", row) for row in rows]
+    reports = {split: merge_reports([load(cell, f"{split}_report") for cell in cells])
+               for split in ("valid", "test")}
+    runs = [run for cell in cells for run in seed_runs(
+        cell.method, "din", load(cell, "valid_report"), load(cell, "test_report"),
+        load(cell, "history"), load(cell, "weights"))]
+    return Experiment(reports["valid"], reports["test"],
+                      pd.concat([load(cell, "history") for cell in cells], ignore_index=True),
+                      pd.concat([load(cell, "test_scores") for cell in cells], ignore_index=True),
+                      load(cells[0], "labels"), load(cells[0], "labeler"), runs)
 
 
 @pytest.fixture(scope="module")
 def experiment():
-    """LabelCraft + two ablations x 2 seeds, and the WT rule, on tiny features."""
+    """LabelCraft + two ablations x 2 seeds, and the WT rule, on tiny features (the cells)."""
     features = tiny_features(seed=1)
-    SEED_RUNS.clear()
-    config = LabelCraftExperimentConfig.from_params(TINY_LABELCRAFT, comparison())
-    frames = (features.model_inputs, features.feedback, features.eval_groups_valid,
-              features.eval_groups_test, features.feature_spec)
-    result = run_labelcraft_experiment(*frames, comparison(), config,
-                                       on_seed_run=SEED_RUNS.append)
-    rules = run_rule_experiment(*frames, comparison())
-    return features, result, rules
+    catalog = run_grid(features, [Cell("din", name) for name in ["WT", *ROWS, RANDOM]],
+                       PARAMETERS)
+    rules = Experiment(catalog["tiny.valid_metrics"].load(), catalog["tiny.test_metrics"].load(),
+                       *([None] * 5))
+    return features, labelcraft_cells(catalog, ROWS), rules
 
 
 def test_reports_have_the_rule_layout(experiment) -> None:
@@ -172,8 +195,8 @@ def test_histories_scores_and_seed_runs(experiment) -> None:
     scores = result.test_scores
     n_slots = int(features.eval_groups_test.shape[0])
     assert len(scores) == 3 * 2 * n_slots and set(scores["seed"]) == {0, 1}
-    assert len(SEED_RUNS) == 6
-    for run in SEED_RUNS:
+    assert len(result.seed_runs) == 6
+    for run in result.seed_runs:
         assert run.backbone == "din"
         assert set(run.state_dicts) == ({"model", "labeler"} if run.seed == 0 else set())
         index = [0, 1].index(run.seed)
@@ -201,11 +224,9 @@ def test_labels_cover_every_train_row_and_match_the_labeler(experiment) -> None:
 
 def test_labelcraft_rows_are_seeded(experiment) -> None:
     features, result, _ = experiment
-    config = LabelCraftExperimentConfig.from_params(
-        {**TINY_LABELCRAFT, "ablations": []}, comparison())
-    again = run_labelcraft_experiment(
-        features.model_inputs, features.feedback, features.eval_groups_valid,
-        features.eval_groups_test, features.feature_spec, comparison(), config)
+    catalog = run_grid(features, [Cell("din", LABELCRAFT)],
+                       {**PARAMETERS, "labelcraft": {**TINY_LABELCRAFT, "ablations": []}})
+    again = labelcraft_cells(catalog, [LABELCRAFT])
     first = result.test_scores[result.test_scores["method"] == LABELCRAFT]
     pd.testing.assert_frame_equal(again.test_scores, first.reset_index(drop=True))
     pd.testing.assert_frame_equal(again.labels, result.labels)
@@ -216,14 +237,18 @@ def test_labelcraft_rows_are_seeded(experiment) -> None:
 
 def test_merge_reports_orders_methods_and_rejects_mismatches(experiment) -> None:
     _, result, rules = experiment
-    merged = merge_reports(rules.test_metrics, result.test_metrics)
-    assert list(merged["methods"]) == ["WT", LABELCRAFT, "LabelCraft w/o balancing",
-                                       "LabelCraft w/o EI", RANDOM]
+    wt_only = {**rules.test_metrics, "methods": {"WT": rules.test_metrics["methods"]["WT"]}}
+    floor = {**rules.test_metrics, "methods": {RANDOM: rules.test_metrics["methods"][RANDOM]}}
+    merged = merge_reports([floor, wt_only, result.test_metrics])
+    assert list(merged["methods"]) == ["WT", *ROWS, RANDOM]
+    assert list(rules.test_metrics["methods"]) == ["WT", *ROWS, RANDOM]  # the merge node's
     assert merged["methods"]["WT"] == rules.test_metrics["methods"]["WT"]
+    renamed = merge_reports([wt_only, floor], names=["din/WT", "din/random"])
+    assert list(renamed["methods"]) == ["din/WT", "din/random"]
     with pytest.raises(ValueError, match="different 'split'"):
-        merge_reports(rules.test_metrics, result.valid_metrics)
+        merge_reports([wt_only, result.valid_metrics])
     with pytest.raises(ValueError, match="more than one report"):
-        merge_reports(rules.test_metrics, rules.test_metrics)
+        merge_reports([wt_only, wt_only])
     other_seeds = {**result.test_metrics, "seeds": [5]}
     with pytest.raises(ValueError, match="different 'seeds'"):
-        merge_reports(rules.test_metrics, other_seeds)
+        merge_reports([wt_only, other_seeds])

@@ -31,7 +31,7 @@ BASE = {
     "labeler": {"hidden": [8]},
     "meta": {"lr_label": 1.0},
     "trainer": {"batch_size": 32, "max_epochs": 8, "patience": 8, "lr": 0.01,
-                "history_length": 8, "num_threads": 1},
+                "history_length": 8},
 }
 VALID_KEYS = {f"valid_{name}" for name in ("NWTG@10", "NEG@10", "DS@10", "objective",
                                            *OBJECTIVES)}

@@ -274,7 +274,7 @@ def test_failed_run_is_marked_failed_and_keeps_its_logs(
                 project,
                 "__default__",
                 runtime_params={"features": {"history_length": 0}},
-                from_nodes=["simulated.ingest_logs"],
+                from_nodes=["simulated.ingestion.ingest_logs"],
             )
         client = MlflowClient(tracking_uri=tracking_uri(project))
         (failed,) = _runs(client)
@@ -388,12 +388,12 @@ def test_seed_zero_weights_are_artifacts(tracked: TrackedRun, tmp_path: Path) ->
 def test_labeler_artifact_loads_and_labels(tracked: TrackedRun, tmp_path: Path) -> None:
     """The run's labeler artifact rebuilds the labeler that wrote the labels dataset."""
     path = tracked.client.download_artifacts(
-        tracked.run.info.run_id, "simulated/labeler/labeler.pkl", str(tmp_path)
+        tracked.run.info.run_id, "simulated/din/labelcraft/labeler.pkl", str(tmp_path)
     )
     with open(path, "rb") as handle:
         labeler = Labeler.from_artifact(pickle.load(handle))
     labels = pd.read_parquet(
-        tracked.project / "data/07_model_output/simulated/labelcraft/labels.parquet"
+        tracked.project / "data/07_model_output/simulated/din/labelcraft/labels.parquet"
     )
     feedback = pd.read_parquet(tracked.project / "data/05_model_input/simulated/feedback.parquet")
     rows = feedback.iloc[labels["row"]][list(labeler.feedback_columns)].to_numpy()

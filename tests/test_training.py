@@ -54,7 +54,8 @@ def train(data: dict, seed: int, config: TrainConfig = CONFIG, heads: int = 1, *
 
 def timeless(history: list[dict]) -> list[dict]:
     """History without the wall-clock seconds."""
-    return [{k: v for k, v in entry.items() if k != "seconds"} for entry in history]
+    return [{k: v for k, v in entry.items() if k not in ("seconds", "train_seconds")}
+            for entry in history]
 
 
 def weights(model: torch.nn.Module) -> dict[str, torch.Tensor]:

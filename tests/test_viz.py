@@ -19,6 +19,8 @@ from typing import Any
 
 import pytest
 
+from labelcraft.pipelines.comparison.pipeline import cells_from_parameters
+from labelcraft.pipelines.run_parameters import pipeline_parameters
 from labelcraft.sources import KUAIRAND, SIMULATED, SOURCES
 from tests.conftest import project_environment
 
@@ -30,11 +32,11 @@ STAGE_NODES = {
     "simulation": ("simulate_kuairand_logs", "check_calibration"),
     "ingestion": ("ingest_logs", "summarise_ingestion"),
     "features": ("build_model_inputs", "summarise_features"),
-    "training": ("train_label_rules",),
-    "labelcraft": ("train_labelcraft",),
     "reporting": (
-        "merge_metrics",
-        "merge_tables",
+        "merge_valid_metrics",
+        "merge_test_metrics",
+        "merge_training_history",
+        "merge_test_scores",
         "write_leaderboard",
         "plot_training_curves",
         "plot_duration_histograms",
@@ -44,15 +46,23 @@ STAGE_NODES = {
         "plot_label_surface_ratio",
     ),
 }
-"""Node names of each stage pipeline, before the source namespace."""
+"""Node names of each stage pipeline, before the ``<source>.<stage>`` namespace."""
+NODE_PART = {"check_calibration": "calibration"}
+"""Nodes in a namespace other than their stage's (it reads the ingestion stage's report)."""
+CELLS = cells_from_parameters(pipeline_parameters())
+"""The grid of conf/base: 9 rules, LabelCraft, its control and the floor on DIN."""
+CELL_NODES = {"rule": ("fit_labels", "train", "evaluate"),
+              "multi_task": ("fit_labels", "train", "evaluate"),
+              "labelcraft": ("train", "evaluate"), "floor": ("train", "evaluate")}
 
 TRUTH_NODES = {"reporting": {SIMULATED: ("score_truth_agreement",)}}
 """Stage nodes of only the sources with a ground truth (the simulator's)."""
 
 STAGE_SOURCES = {
     "simulation": (SIMULATED,),
-    **dict.fromkeys(("ingestion", "features", "training", "labelcraft", "reporting"), SOURCES),
+    **dict.fromkeys(("ingestion", "features", "comparison", "reporting"), SOURCES),
 }
+STAGES = (*STAGE_NODES, "comparison")
 
 LAYERS = [
     ("raw",), ("intermediate",), ("feature",), ("model_input",), ("models", "model_output"),
@@ -99,19 +109,22 @@ def _stage_tasks(stage: str, source: str) -> set[str]:
     """Full names of ``stage``'s nodes for ``source`` (none if the stage skips the source)."""
     if source not in STAGE_SOURCES[stage]:
         return set()
+    if stage == "comparison":
+        return {f"{cell.namespace(source)}.{name}" for cell in CELLS
+                for name in CELL_NODES[cell.kind]}
     names = (*STAGE_NODES[stage], *TRUTH_NODES.get(stage, {}).get(source, ()))
-    return {f"{source}.{name}" for name in names}
+    return {f"{source}.{NODE_PART.get(name, stage)}.{name}" for name in names}
 
 
 def _expected_tasks(source: str) -> set[str]:
-    return set().union(*(_stage_tasks(stage, source) for stage in STAGE_NODES))
+    return set().union(*(_stage_tasks(stage, source) for stage in STAGES))
 
 
 def test_every_pipeline_is_exported(api: Path) -> None:
     """The default, both source and every stage pipeline are listed and written."""
     main = json.loads((api / "main").read_text())
     listed = {pipeline["id"] for pipeline in main["pipelines"]}
-    expected = {"__default__", SIMULATED, KUAIRAND, *STAGE_NODES}
+    expected = {"__default__", SIMULATED, KUAIRAND, *STAGES}
     assert expected <= listed
     assert main["selected_pipeline"] == "__default__"
     for pipeline in listed:
@@ -120,19 +133,33 @@ def test_every_pipeline_is_exported(api: Path) -> None:
 
 @pytest.mark.parametrize("source", SOURCES)
 def test_source_pipeline_holds_its_namespace_only(api: Path, source: str) -> None:
-    """A source's pipeline has every stage node of that source and nothing of another source."""
+    """A source's pipeline has every stage node and grid cell of that source and nothing of
+    another source; each stage and each cell is a modular pipeline of the source."""
     graph = _graph(api, source)
     tasks = _tasks(graph)
-    assert _expected_tasks(source) <= set(tasks)
+    assert _expected_tasks(source) == set(tasks)
     for full_name, node in tasks.items():
-        assert full_name.startswith(f"{source}."), full_name
-        assert node["modular_pipelines"] == [source], full_name
-        assert full_name == f"{source}.{node['name']}"  # the readable name drops the namespace
+        namespace = full_name.rsplit(".", 1)[0]
+        assert node["modular_pipelines"] == [namespace], full_name
+        assert full_name == f"{namespace}.{node['name']}"  # the readable name drops it
     data_names = [node["name"] for node in graph["nodes"] if node["type"] == "data"]
     assert data_names and all(name.startswith(f"{source}.") for name in data_names)
-    assert source in graph["modular_pipelines"]
+    modular = set(graph["modular_pipelines"])
+    assert {source, f"{source}.din", f"{source}.reporting"} <= modular
+    assert {cell.namespace(source) for cell in CELLS} <= modular
     other = {s for s in SOURCES if s != source}
-    assert not other & set(graph["modular_pipelines"])
+    assert not {name for name in modular if name.split(".")[0] in other}
+
+
+def test_the_grid_has_one_train_node_per_cell(api: Path) -> None:
+    """At least 12 cells on DIN (9 rules, LabelCraft, its control, the floor), each with one
+    train node tagged with the stage and its kind."""
+    tasks = _tasks(_graph(api, KUAIRAND))
+    train = {name: node for name, node in tasks.items() if node["name"] == "train"}
+    assert len(train) == len(CELLS) >= 12
+    for cell in CELLS:
+        node = train[f"{cell.namespace(KUAIRAND)}.train"]
+        assert {"comparison", cell.kind} <= set(node["tags"])
 
 
 def test_default_pipeline_is_the_simulated_source(api: Path) -> None:
@@ -140,7 +167,7 @@ def test_default_pipeline_is_the_simulated_source(api: Path) -> None:
     assert set(_tasks(_graph(api, "__default__"))) == set(_tasks(_graph(api, SIMULATED)))
 
 
-@pytest.mark.parametrize("stage", list(STAGE_NODES))
+@pytest.mark.parametrize("stage", STAGES)
 def test_stage_pipeline_groups_sources_and_tags_nodes(api: Path, stage: str) -> None:
     """A stage pipeline holds its nodes once per source, each tagged with the stage."""
     graph = _graph(api, stage)
@@ -152,12 +179,12 @@ def test_stage_pipeline_groups_sources_and_tags_nodes(api: Path, stage: str) -> 
     assert set(STAGE_SOURCES[stage]) <= set(graph["modular_pipelines"])
 
 
-@pytest.mark.parametrize("pipeline", [*STAGE_NODES, *SOURCES])
+@pytest.mark.parametrize("pipeline", [*STAGES, *SOURCES])
 def test_datasets_sit_in_layers_in_data_flow_order(api: Path, pipeline: str) -> None:
     """Every dataset of the stages has a layer; source pipelines order the layers by data flow."""
     graph = _graph(api, pipeline)
     unlayered = [n["name"] for n in graph["nodes"] if n["type"] == "data" and not n.get("layer")]
-    if pipeline in STAGE_NODES:
+    if pipeline in STAGES:
         assert not unlayered, f"datasets without a kedro-viz layer: {unlayered}"
     else:
         rank = {layer: step for step, layers in enumerate(LAYERS) for layer in layers}
@@ -166,14 +193,15 @@ def test_datasets_sit_in_layers_in_data_flow_order(api: Path, pipeline: str) -> 
 
 
 def test_node_details_show_code_and_parameters(api: Path) -> None:
-    """The detail file of ``simulated.build_model_inputs`` has its code, file and parameters."""
-    node = _tasks(_graph(api, SIMULATED))[f"{SIMULATED}.build_model_inputs"]
+    """The detail file of ``simulated.features.build_model_inputs`` has its code, file and
+    parameters."""
+    node = _tasks(_graph(api, SIMULATED))[f"{SIMULATED}.features.build_model_inputs"]
     details = json.loads((api / "nodes" / node["id"]).read_text())
     assert "def build_model_inputs" in details["code"]
     assert details["filepath"].endswith("pipelines/features/nodes.py")
     assert details["parameters"]["features"]["history_length"] == 100
     assert f"{SIMULATED}.model_inputs" in details["outputs"]
-    assert "simulated.build_model_inputs" in details["run_command"]
+    assert "simulated.features.build_model_inputs" in details["run_command"]
 
 
 def test_mlflow_datasets_are_visible(api: Path) -> None:

@@ -155,7 +155,7 @@ def train_rule_cell(
         head_weights: how a multi-task model's heads mix into its ranking score.
     """
     trainer = trainer.resolve_history_length(data.history_length)
-    label_matrix = torch.from_numpy(labels.to_numpy(np.float32))  # [N, H]
+    label_matrix = torch.tensor(labels.to_numpy(np.float32))  # [N, H]
 
     def fit(seed: int) -> SeedFit:
         model = build_seeded_model(backbone, data.spec, backbone_params, label_matrix.shape[1],

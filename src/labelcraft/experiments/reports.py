@@ -143,6 +143,6 @@ def scores_from_table(table: pd.DataFrame, eval_set: EvalSet,
             raise ValueError(f"scores of seed {seed}: {len(part)} rows that are not the "
                              f"{len(expected)} real slots of the eval groups in order")
         scores = torch.zeros(mask.shape, dtype=torch.float32)
-        scores[mask] = torch.from_numpy(part["score"].to_numpy(np.float32))
+        scores[mask] = torch.tensor(part["score"].to_numpy(np.float32))
         tensors.append(scores)
     return tensors

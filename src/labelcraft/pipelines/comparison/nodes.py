@@ -6,7 +6,6 @@ cell is built (``pipeline.py``), its data source too for the MLflow child runs.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -73,7 +72,7 @@ def meta_train(
     feature_spec: dict[str, Any],
     backbone_params: dict[str, Any] | None,
     trainer: dict[str, Any],
-    seeds: Sequence[int],
+    comparison: dict[str, Any],
     labelcraft: dict[str, Any],
     label_rules: dict[str, Any],
     *,
@@ -86,7 +85,8 @@ def meta_train(
                                       eval_groups_test, feature_spec)
     result = train_labelcraft_cell(method, variants.variants()[method], data, model_inputs,
                                    backbone=backbone, backbone_params=backbone_params,
-                                   seeds=list(seeds), rule_params=label_rules or {})
+                                   seeds=GridConfig.from_dict(comparison).seeds,
+                                   rule_params=label_rules or {})
     cell = result.cell
     return (cell.valid_scores, cell.test_scores, cell.history, cell.weights, result.labels,
             result.labeler)
@@ -94,10 +94,11 @@ def meta_train(
 
 def draw_random_scores(eval_groups_valid: pd.DataFrame, eval_groups_test: pd.DataFrame,
                        feedback: pd.DataFrame,
-                       seeds: Sequence[int]) -> tuple[pd.DataFrame, pd.DataFrame]:
+                       comparison: dict[str, Any]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The random floor's valid and test scores, one uniform draw per seed."""
     return floor_scores(EvalSet.from_frames(eval_groups_valid, feedback),
-                        EvalSet.from_frames(eval_groups_test, feedback), list(seeds))
+                        EvalSet.from_frames(eval_groups_test, feedback),
+                        GridConfig.from_dict(comparison).seeds)
 
 
 def evaluate(
@@ -106,9 +107,9 @@ def evaluate(
     eval_groups_valid: pd.DataFrame,
     eval_groups_test: pd.DataFrame,
     feedback: pd.DataFrame,
-    k: int,
+    trainer: dict[str, Any],
     evaluation: dict[str, Any],
-    seeds: Sequence[int],
+    comparison: dict[str, Any],
     history: pd.DataFrame | None = None,
     weights: States | None = None,
     *,
@@ -116,12 +117,14 @@ def evaluate(
     backbone: str,
     method: str,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The cell's valid and test reports; each seed also becomes an MLflow child run of the
-    active run (if any). The floor has no history and no weights."""
+    """The cell's valid and test reports (top-k of ``trainer``, the seeds of ``comparison``);
+    each seed also becomes an MLflow child run of the active run (if any). The floor has no
+    history and no weights."""
     valid, test = (EvalSet.from_frames(groups, feedback)
                    for groups in (eval_groups_valid, eval_groups_test))
     valid_report, test_report = evaluate_cell(
-        method, valid, test, valid_scores, test_scores, history, seeds=list(seeds), k=int(k),
+        method, valid, test, valid_scores, test_scores, history,
+        seeds=GridConfig.from_dict(comparison).seeds, k=TrainConfig.from_dict(trainer).k,
         config=ReportConfig.from_dict(evaluation))
     log = MlflowSeedRuns(source)
     for run in seed_runs(method, backbone, valid_report, test_report, history, weights):

@@ -40,7 +40,7 @@ SOURCE_DATA = ("model_inputs", "feedback", "eval_groups_valid", "eval_groups_tes
                "feature_spec")
 """The features stage's datasets a cell reads (``<source>.<name>``)."""
 EVAL_INPUTS = ["valid_scores", "test_scores", "eval_groups_valid", "eval_groups_test", "feedback",
-               "params:trainer.k", "params:evaluation", "params:comparison.seeds"]
+               "params:trainer", "params:evaluation", "params:comparison"]
 TRAIN_DATA = ["model_inputs", "feedback", "eval_groups_valid", "eval_groups_test",
               "feature_spec"]
 
@@ -66,7 +66,7 @@ def cell_template(cell: Cell, source: str) -> Pipeline:
     if cell.kind == "floor":
         return Pipeline([
             Node(draw_random_scores, ["eval_groups_valid", "eval_groups_test", "feedback",
-                                      "params:comparison.seeds"],
+                                      "params:comparison"],
                  ["valid_scores", "test_scores"], name="train"),
             Node(_bound(evaluate, **evaluated), EVAL_INPUTS, ["valid_report", "test_report"],
                  name="evaluate"),
@@ -74,7 +74,7 @@ def cell_template(cell: Cell, source: str) -> Pipeline:
     if cell.kind == "labelcraft":
         train = Node(
             _bound(meta_train, backbone=cell.backbone, **names),
-            [*TRAIN_DATA, backbone, "params:trainer", "params:comparison.seeds",
+            [*TRAIN_DATA, backbone, "params:trainer", "params:comparison",
              "params:labelcraft", "params:label_rules"],
             ["valid_scores", "test_scores", "history", "weights", "labels", "labeler"],
             name="train")

@@ -17,6 +17,7 @@ from labelcraft.experiments import (
 )
 from labelcraft.features.split import TRAIN
 from labelcraft.meta import Labeler
+from labelcraft.recommender import TrainConfig
 from labelcraft.reporting import (
     duration_histograms,
     label_surface,
@@ -46,13 +47,14 @@ def score_truth_agreement(
     eval_groups_test: pd.DataFrame,
     model_inputs: pd.DataFrame,
     truth_interactions: pd.DataFrame,
-    k: int,
+    trainer: dict[str, Any],
     evaluation: dict[str, Any],
 ) -> dict[str, Any]:
     """Each method's test-ranking agreement with the latent satisfaction (SAT_NDCG@k)."""
     config = ReportConfig.from_dict(evaluation)
     return truth_agreement(test_scores, eval_groups_test, model_inputs, truth_interactions,
-                           k=int(k), n_boot=config.n_boot, level=config.level,
+                           k=TrainConfig.from_dict(trainer).k, n_boot=config.n_boot,
+                           level=config.level,
                            bootstrap_seed=config.bootstrap_seed)
 
 
@@ -63,23 +65,25 @@ def write_leaderboard(
     return leaderboard_markdown(test_metrics, truth_agreement, title="Label methods")
 
 
-def plot_training_curves(training_history: pd.DataFrame, eval_metric: str) -> Figure:
+def plot_training_curves(training_history: pd.DataFrame, trainer: dict[str, Any]) -> Figure:
     """Validation curves of the early-stopping metric, one panel per method."""
-    return training_curves(training_history, metric=eval_metric)
+    return training_curves(training_history, metric=TrainConfig.from_dict(trainer).eval_metric)
 
 
 def plot_duration_histograms(
     test_scores: pd.DataFrame,
     feedback: pd.DataFrame,
     eval_groups_test: pd.DataFrame,
-    k: int,
+    trainer: dict[str, Any],
 ) -> Figure:
     """Durations of each method's top-k test videos against all test candidates."""
-    return duration_histograms(test_scores, feedback, eval_groups_test, k=int(k))
+    k = TrainConfig.from_dict(trainer).k
+    return duration_histograms(test_scores, feedback, eval_groups_test, k=k)
 
 
-def plot_leaderboard(test_metrics: dict[str, Any], k: int) -> Figure:
+def plot_leaderboard(test_metrics: dict[str, Any], trainer: dict[str, Any]) -> Figure:
     """Bar chart of the test top-k metrics with their intervals."""
+    k = TrainConfig.from_dict(trainer).k
     return leaderboard_bars(test_metrics, metrics=(f"NWTG@{k}", f"NEG@{k}", f"DS@{k}"))
 
 

@@ -62,19 +62,19 @@ PLOTS = Pipeline(
     [
         Node(
             plot_training_curves,
-            inputs=["training_history", "params:trainer.eval_metric"],
+            inputs=["training_history", "params:trainer"],
             outputs="training_curves_plot",
             name="plot_training_curves",
         ),
         Node(
             plot_duration_histograms,
-            inputs=["test_scores", "feedback", "eval_groups_test", "params:trainer.k"],
+            inputs=["test_scores", "feedback", "eval_groups_test", "params:trainer"],
             outputs="duration_histograms_plot",
             name="plot_duration_histograms",
         ),
         Node(
             plot_leaderboard,
-            inputs=["test_metrics", "params:trainer.k"],
+            inputs=["test_metrics", "params:trainer"],
             outputs="leaderboard_plot",
             name="plot_leaderboard",
         ),
@@ -109,7 +109,7 @@ TRUTH = Pipeline(
                 "eval_groups_test",
                 "model_inputs",
                 "truth_interactions",
-                "params:trainer.k",
+                "params:trainer",
                 "params:evaluation",
             ],
             outputs="truth_agreement",
