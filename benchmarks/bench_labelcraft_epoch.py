@@ -26,7 +26,9 @@ import dataclasses
 import json
 import logging
 import time
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from bench_din_epoch import one_epoch
@@ -34,10 +36,10 @@ from kedro.config import OmegaConfigLoader
 from saved_features import load_features
 
 from labelcraft import settings
-from labelcraft.experiments import ExperimentConfig, LabelCraftExperimentConfig
+from labelcraft.experiments import GridConfig, LabelCraftVariants
 from labelcraft.labels import fit_labels
 from labelcraft.meta.meta_training import LabelCraftConfig, train_labelcraft
-from labelcraft.recommender import build_seeded_model, score_groups
+from labelcraft.recommender import TrainConfig, build_seeded_model, score_groups
 
 logger = logging.getLogger("bench_labelcraft_epoch")
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -51,15 +53,26 @@ def parameters(env: str) -> dict:
     return loader["parameters"]
 
 
-def configured(threads: int, history_length: int,
-               env: str = "benchmark") -> tuple[ExperimentConfig, LabelCraftConfig]:
-    """The rule comparison and the main LabelCraft configuration of ``conf/<env>``."""
+@dataclass(frozen=True)
+class Backbone:
+    """The grid's first backbone (``model``: its registry name, ``model_params``) and the rules'
+    fit parameters, as ``conf/<env>`` sets them."""
+
+    model: str
+    model_params: dict[str, Any]
+    rule_params: dict[str, Any]
+
+
+def configured(history_length: int,
+               env: str = "benchmark") -> tuple[Backbone, LabelCraftConfig]:
+    """The first backbone and the main LabelCraft configuration of ``conf/<env>`` (one epoch)."""
     params = parameters(env)
-    comparison = ExperimentConfig.from_dict(params["training"])
-    main = LabelCraftExperimentConfig.from_params(params["labelcraft"], comparison).labelcraft
-    trainer = dataclasses.replace(main.trainer, num_threads=threads, max_epochs=1,
-                                  history_length=history_length)
-    return comparison, dataclasses.replace(main, trainer=trainer)
+    model = GridConfig.from_dict(params["comparison"]).backbones[0]
+    backbone = Backbone(model, params["backbones"][model], params["label_rules"])
+    trainer = TrainConfig.from_dict(params["trainer"])
+    main = LabelCraftVariants.from_params(params["labelcraft"], trainer).labelcraft
+    trainer = dataclasses.replace(main.trainer, max_epochs=1, history_length=history_length)
+    return backbone, dataclasses.replace(main, trainer=trainer)
 
 
 def main() -> None:
@@ -73,7 +86,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     data = load_features("kuairand")
-    comparison, config = configured(args.threads, data.history_length, args.env)
+    comparison, config = configured(data.history_length, args.env)
     batch_size = config.trainer.batch_size
     train_rows = data.train_rows
     labels = torch.from_numpy(fit_labels("WT", data.train_feedback)(data.feedback))

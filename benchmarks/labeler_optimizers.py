@@ -1,7 +1,7 @@
 """How the labeler's optimiser and rate change LabelCraft's labels (the study behind its defaults).
 
 Reads the features written by `kedro run` for ``--source`` (default: simulated) and trains
-LabelCraft with the pipeline's configuration (``conf/base/parameters_{training,labelcraft}.yml``)
+LabelCraft with the pipeline's configuration (``conf/base/parameters_{comparison,labelcraft}.yml``)
 for one seed, once per ``optimizer:rate`` of ``--labelers`` (``none`` = labeler frozen at its
 start). Protocol of the README figures: meta step every 8 batches of 1024, 2 epochs, 1 thread.
 Reports per labeler: test NWTG@10 / NEG@10 / DS@10 (means over users), the learned labels' mean
@@ -45,7 +45,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     data = load_features(args.source)
-    comparison, config = configured(args.threads, data.history_length)
+    comparison, config = configured(data.history_length)
     trainer = dataclasses.replace(config.trainer, batch_size=args.batch_size,
                                   max_epochs=args.epochs, patience=args.epochs)
     train_feedback = data.train_feedback

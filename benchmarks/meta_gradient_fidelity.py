@@ -110,7 +110,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     torch.set_num_threads(args.threads)
     data = load_features("kuairand")
-    comparison, config = configured(args.threads, data.history_length, args.env)
+    comparison, config = configured(data.history_length, args.env)
     for schedule in args.schedules:
         every, ratio = schedule.split("x")
         run_config = dataclasses.replace(config, upper_every=int(every),

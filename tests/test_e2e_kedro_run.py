@@ -7,6 +7,8 @@ a run writes its data and its MLflow store there, never into the checkout.
 from __future__ import annotations
 
 import json
+import re
+import shutil
 from pathlib import Path
 
 import pandas as pd
@@ -14,6 +16,7 @@ import pytest
 from mlflow import MlflowClient
 
 from labelcraft.experiments import ALL_METHODS, LABELCRAFT, RANDOM
+from labelcraft.experiments import cells as cells_module
 from tests.conftest import run_session, tracking_uri
 
 pytestmark = pytest.mark.e2e
@@ -94,3 +97,71 @@ def test_kuairand_without_data_names_the_directory(
     with pytest.raises(Exception, match="no_logs_here") as error:
         run_session(project_copy, "kuairand")
     assert "log_standard_" in str(error.value)
+
+
+# ---------------------------------------------------------------- the grid: one cell, resume
+
+
+def _cell_files(data: Path) -> dict[str, float]:
+    """Modification time of every file a cell of the simulated source wrote."""
+    roots = (data / "07_model_output/simulated/din", data / "06_models/simulated/din")
+    return {str(path.relative_to(data)): path.stat().st_mtime_ns
+            for root in roots for path in root.rglob("*") if path.is_file()}
+
+
+def test_one_cell_is_retrained_and_the_reports_rebuilt(default_run: Path, project_copy: Path
+                                                       ) -> None:
+    """``--namespaces simulated.din.wt,simulated.reporting`` retrains WT only and rebuilds the
+    reports from the saved cells: same seeds, same leaderboard."""
+    shutil.copytree(default_run / "data", project_copy / "data")
+    reporting = project_copy / "data/08_reporting/simulated"
+    board = (reporting / "leaderboard.md").read_text()
+    (reporting / "leaderboard.md").unlink()
+    before = _cell_files(project_copy / "data")
+    run_session(project_copy, "__default__",
+                namespaces=["simulated.din.wt", "simulated.reporting"])
+    after = _cell_files(project_copy / "data")
+    changed = {name for name in before if after[name] != before[name]}
+    assert changed and all(name.split("/")[3] == "wt" for name in changed), changed
+    assert any(name.endswith("weights.pt") for name in changed)
+    assert (reporting / "leaderboard.md").read_text() == board
+
+
+def test_a_failed_cell_loses_nothing_else_and_the_run_resumes(
+    default_run: Path, project_copy: Path, monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture
+) -> None:
+    """A cell that fails on purpose (PC) stops the run; every finished cell keeps its outputs and
+    the ``--from-nodes`` Kedro suggests finishes the run without retraining them."""
+    shutil.copytree(default_run / "data", project_copy / "data")
+    for stage in ("06_models", "07_model_output", "08_reporting"):  # keep the features only
+        shutil.rmtree(project_copy / "data" / stage)
+    real_train = cells_module.train_model
+
+    def failing(*args, description: str, **kwargs):
+        if description.startswith("PC seed"):
+            raise RuntimeError("PC fails on purpose")
+        return real_train(*args, description=description, **kwargs)
+
+    data = project_copy / "data"
+    with monkeypatch.context() as patch:
+        patch.setattr(cells_module, "train_model", failing)
+        with pytest.raises(RuntimeError, match="on purpose"):
+            run_session(project_copy, "__default__", tags=["comparison", "reporting"])
+    finished = _cell_files(data)
+    trained = {name.split("/")[3] for name in finished if name.endswith("weights.pt")}
+    assert trained and "pc" not in trained
+    for cell in trained:  # a trained cell has every output of its train node
+        for name in ("valid_scores", "test_scores", "history"):
+            assert (data / f"07_model_output/simulated/din/{cell}/{name}.parquet").exists()
+    (suggestion,) = {match.group(1) for record in caplog.records
+                     for match in [re.search(r'--from-nodes "([^"]+)"', record.getMessage())]
+                     if match}
+    resume = suggestion.split(",")
+    assert "simulated.din.pc.train" in resume
+    run_session(project_copy, "__default__", from_nodes=resume)
+    after = _cell_files(data)
+    assert all(after[name] == stamp for name, stamp in finished.items()), "a cell was retrained"
+    assert (data / "06_models/simulated/din/pc/weights.pt").exists()
+    report = json.loads((data / "08_reporting/simulated/test_metrics.json").read_text())
+    assert list(report["methods"]) == [*ALL_METHODS, LABELCRAFT, RANDOM]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -310,6 +311,24 @@ def test_a_reused_upper_gradient_is_exact_only_where_it_was_computed() -> None:
               / math.sqrt(sum(float(a.square().sum()) for a in stale)
                           * sum(float(b.square().sum()) for b in exact)))
     assert cosine > 0.5  # same theta, other virtual step: close but not equal
+
+
+@pytest.mark.parametrize("objective_set", ["paper", "metrics"])
+def test_chunked_upper_level_equals_one_pass(objective_set: str) -> None:
+    """Scoring the 15 sampled items in chunks of 4 (no-grad pass, dM/dscores, one backward per
+    chunk) gives the one-pass tangent and objective (float64, dice: running stats in eval)."""
+    model, labeler, batch, feedback, valid = meta_setup(4, torch.float64, "dice")
+    config = MetaConfig(lr_rec=0.5, k=2, epsilon=0.05, objective_set=objective_set)
+    whole = upper_gradient(model, labeler, batch, feedback, valid, config, SCALES)
+    chunked = upper_gradient(model, labeler, batch, feedback, valid,
+                             dataclasses.replace(config, valid_chunk=4), SCALES)
+    assert len(valid.batch) == 15 and set(chunked.tangent) == set(whole.tangent)
+    for name, value in whole.tangent.items():
+        torch.testing.assert_close(chunked.tangent[name], value, rtol=1e-10, atol=1e-12)
+    assert chunked.objective == pytest.approx(whole.objective, rel=1e-12)
+    assert chunked.values == pytest.approx(whole.values, rel=1e-12)
+    with pytest.raises(ValueError, match="valid_chunk"):
+        MetaConfig(valid_chunk=0)
 
 
 def test_meta_step_updates_phi_and_theta_and_leaves_no_graph() -> None:

@@ -72,6 +72,10 @@ class MetaConfig:
     label of the train batch by the same amount (its per-label gradient minus its batch mean;
     the ranking metrics do not change when all labels shift alike), so the labeler learns how
     interactions compare, not a drift of the mean label; False is the exact meta-gradient.
+    valid_chunk: the sampled validation items are scored with theta' in chunks of at most this
+    many (exact: a no-grad pass gives the scores and dM/dscores, then each chunk is recomputed
+    with its graph and back-propagated alone), so the memory of the upper level no longer grows
+    with the number of sampled items; one pass when they fit in a chunk.
     """
 
     lr_rec: float = 0.1
@@ -84,6 +88,7 @@ class MetaConfig:
     objectives: tuple[str, ...] = OBJECTIVES
     objective_set: str = "paper"
     center: bool = False
+    valid_chunk: int = 2048
 
     def __post_init__(self) -> None:
         """Coerce YAML lists to tuples and check values."""
@@ -94,7 +99,7 @@ class MetaConfig:
         if not (self.lr_rec > 0 and self.lr_label > 0 and self.epsilon > 0 and self.tau >= 0):
             raise ValueError(f"MetaConfig needs lr_rec, lr_label, epsilon > 0 and tau >= 0, got "
                              f"{self.lr_rec}, {self.lr_label}, {self.epsilon}, {self.tau}")
-        for name in ("k", "topk_iters"):
+        for name in ("k", "topk_iters", "valid_chunk"):
             value = getattr(self, name)
             if int(value) != value or value < 1:
                 raise ValueError(f"MetaConfig.{name} must be a positive integer, got {value}")
@@ -222,17 +227,57 @@ def upper_gradient(model: nn.Module, labeler: nn.Module, train_batch: RecBatch,
                       if grad is not None else leaves[name].detach()).requires_grad_()
                for name, grad in zip(leaves, grads, strict=True)}
     with _mode(model, False):
-        out = _single_head(functional_call(model, ({**params, **updated}, buffers),
-                                           (valid.batch,)), len(valid.batch))
-    scores = out.new_zeros(valid.mask.shape).masked_scatter(valid.mask, out[:, 0])
-    upper = upper_objective(scores, valid.mask, valid.outcomes, scales, config)
-    tangent = torch.autograd.grad(upper.objective, list(updated.values()), allow_unused=True)
+        tangent, upper = _valid_tangent(model, {**params, **updated}, buffers, list(updated),
+                                        valid, config, scales)
     return UpperGradient(
-        tangent={name: g for name, g in zip(updated, tangent, strict=True) if g is not None},
+        tangent=tangent,
         objective=float(upper.objective.detach()),
         values={name: float(value.detach()) for name, value in upper.values.items()},
         weights={name: float(value) for name, value in upper.weights.items()},
     )
+
+
+def _valid_tangent(model: nn.Module, params: dict[str, torch.Tensor],
+                   buffers: dict[str, torch.Tensor], trained: list[str], valid: ValidBatch,
+                   config: MetaConfig, scales: OutcomeScales
+                   ) -> tuple[dict[str, torch.Tensor], UpperObjective]:
+    """``dM/dtheta'`` for the ``trained`` parameters of ``params`` (theta'), and M.
+
+    The model must be in eval mode. At most ``config.valid_chunk`` items are in one forward
+    with a graph; with more, the scores ``[G, M]`` come from a no-grad pass, the objective gives
+    ``dM/dscores``, and each chunk is recomputed and back-propagated with its part of it.
+    """
+    n_items, chunk = len(valid.batch), config.valid_chunk
+    leaves = [params[name] for name in trained]
+
+    def forward(start: int, stop: int) -> torch.Tensor:
+        return _single_head(functional_call(model, (params, buffers),
+                                            (valid.batch.slice(start, stop),)), stop - start)
+
+    if n_items <= chunk:
+        out = forward(0, n_items)
+        scores = out.new_zeros(valid.mask.shape).masked_scatter(valid.mask, out[:, 0])
+        upper = upper_objective(scores, valid.mask, valid.outcomes, scales, config)
+        grads = torch.autograd.grad(upper.objective, leaves, allow_unused=True)
+    else:
+        starts = range(0, n_items, chunk)
+        with torch.no_grad():
+            out = torch.cat([forward(a, min(a + chunk, n_items)) for a in starts])
+        scores = out.new_zeros(valid.mask.shape).masked_scatter(valid.mask, out[:, 0])
+        scores.requires_grad_()
+        upper = upper_objective(scores, valid.mask, valid.outcomes, scales, config)
+        (d_scores,) = torch.autograd.grad(upper.objective, scores)
+        d_out = d_scores[valid.mask]  # [n_items], in batch order
+        sums: list[torch.Tensor | None] = [None] * len(leaves)
+        for a in starts:
+            b = min(a + chunk, n_items)
+            part = torch.autograd.grad(forward(a, b)[:, 0], leaves, grad_outputs=d_out[a:b],
+                                       allow_unused=True)
+            sums = [g if s is None else (s if g is None else s + g)
+                    for s, g in zip(sums, part, strict=True)]
+        grads = tuple(sums)
+    tangent = {name: g for name, g in zip(trained, grads, strict=True) if g is not None}
+    return tangent, upper
 
 
 @dataclass(frozen=True)

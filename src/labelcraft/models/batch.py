@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
@@ -45,6 +46,11 @@ class RecBatch:
     def __len__(self) -> int:
         """Batch size B."""
         return self.user.shape[0]
+
+    def slice(self, start: int, stop: int) -> RecBatch:
+        """The candidates ``start:stop`` (views, no copy)."""
+        return RecBatch(**{field.name: getattr(self, field.name)[start:stop]
+                           for field in dataclasses.fields(self)})
 
 
 @dataclass(frozen=True)
