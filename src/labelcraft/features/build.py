@@ -13,9 +13,21 @@ import pandas as pd
 from labelcraft.config import from_params
 from labelcraft.features.eval_groups import build_eval_groups
 from labelcraft.features.feedback import FEEDBACK_COLUMNS, FEEDBACK_SOURCES, build_feedback
-from labelcraft.features.split import SPLIT_NAMES, TEST, TRAIN, VALID, split_by_days
+from labelcraft.features.split import (
+    SPLIT_NAMES,
+    TEST,
+    TRAIN,
+    VALID,
+    SplitDays,
+    split_by_days,
+)
 from labelcraft.features.timeline import TIMELINE_ORDER, timeline_order, timeline_pointers
-from labelcraft.features.vocab import build_vocab, fit_duration_buckets, lookup
+from labelcraft.features.vocab import (
+    DurationBuckets,
+    build_vocab,
+    fit_duration_buckets,
+    lookup,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -82,15 +94,23 @@ def _check_input(interactions: pd.DataFrame) -> None:
             raise ValueError(f"interactions column {column!r} is negative at rows {rows}")
 
 
-def build_features(interactions: pd.DataFrame, params: FeatureParams) -> FeatureSet:
-    """Split, vocabularies, buckets, timelines, feedback and eval groups of `interactions`.
+@dataclass(frozen=True)
+class _Indexed:
+    """The interactions in timeline order with their ids indexed (see `_index_interactions`).
 
-    Every per-interaction output is row-aligned with the interactions sorted stably by
-    (user_id, time_ms, video_id); row r of that order is "the row".
+    model_inputs: the per-row table; vocabs: "users", "videos", "tags" -> vocabulary table;
+    buckets: the fitted duration buckets; days: the split's days.
     """
-    _check_input(interactions)
-    n = len(interactions)
-    order = timeline_order(interactions)
+
+    model_inputs: pd.DataFrame
+    vocabs: dict[str, pd.DataFrame]
+    buckets: DurationBuckets
+    days: SplitDays
+
+
+def _index_interactions(interactions: pd.DataFrame, order: np.ndarray,
+                        params: FeatureParams) -> _Indexed:
+    """Split by days, train vocabularies and duration buckets, timeline pointers of every row."""
 
     def col(name: str) -> np.ndarray:
         """Column `[N]` as int64 in timeline order (missing -> 0; masked where it matters)."""
@@ -100,29 +120,25 @@ def build_features(interactions: pd.DataFrame, params: FeatureParams) -> Feature
     date = col("date")
     split, days = split_by_days(date, params.test_days, params.valid_days)
     train = split == TRAIN
-
-    vocab_users = build_vocab(user_id[train], "user_id", "user_idx")
-    vocab_videos = build_vocab(video_id[train], "video_id", "video_idx")
     tag_missing = interactions["first_tag"].isna().to_numpy()[order]
     tag = col("first_tag")
-    vocab_tags = build_vocab(tag[train & ~tag_missing], "tag", "tag_idx")
-    user_idx = lookup(user_id, vocab_users["user_id"].to_numpy())
-    video_idx = lookup(video_id, vocab_videos["video_id"].to_numpy())
-    tag_idx = lookup(tag, vocab_tags["tag"].to_numpy(), missing=tag_missing)
-
+    vocabs = {
+        "users": build_vocab(user_id[train], "user_id", "user_idx"),
+        "videos": build_vocab(video_id[train], "video_id", "video_idx"),
+        "tags": build_vocab(tag[train & ~tag_missing], "tag", "tag_idx"),
+    }
     duration_s = interactions["duration_ms"].to_numpy(dtype=np.float64, na_value=np.nan)[order]
     duration_s /= 1000.0
     buckets = fit_duration_buckets(duration_s[train], params.num_duration_buckets)
     timeline_start, history_end = timeline_pointers(user_id, time_ms)
-
     model_inputs = pd.DataFrame(
         {
             "user_id": user_id,
             "video_id": video_id,
-            "user_idx": user_idx,
-            "video_idx": video_idx,
+            "user_idx": lookup(user_id, vocabs["users"]["user_id"].to_numpy()),
+            "video_idx": lookup(video_id, vocabs["videos"]["video_id"].to_numpy()),
             "duration_bucket": buckets.assign(duration_s),
-            "tag_idx": tag_idx,
+            "tag_idx": lookup(tag, vocabs["tags"]["tag"].to_numpy(), missing=tag_missing),
             "split": split,
             "day": date.astype(np.int32),
             "time_ms": time_ms,
@@ -130,43 +146,59 @@ def build_features(interactions: pd.DataFrame, params: FeatureParams) -> Feature
             "history_end": history_end,
         }
     )
+    return _Indexed(model_inputs, vocabs, buckets, days)
+
+
+def _row_counts(model_inputs: pd.DataFrame, eval_valid: pd.DataFrame,
+                eval_test: pd.DataFrame) -> dict[str, Any]:
+    """split_rows, unknown_rows (ids outside the train vocabularies) and eval_users."""
+    split = model_inputs["split"].to_numpy()
+    ids = {"user": "user_idx", "video": "video_idx", "tag": "tag_idx"}
+    return {
+        "split_rows": {SPLIT_NAMES[s]: int(np.count_nonzero(split == s)) for s in SPLIT_NAMES},
+        "unknown_rows": {
+            SPLIT_NAMES[s]: {
+                name: int(np.count_nonzero((model_inputs[column].to_numpy() == 0) & (split == s)))
+                for name, column in ids.items()
+            }
+            for s in (VALID, TEST)
+        },
+        "eval_users": {name: int(groups["group"].nunique())
+                       for name, groups in (("valid", eval_valid), ("test", eval_test))},
+    }
+
+
+def build_features(interactions: pd.DataFrame, params: FeatureParams) -> FeatureSet:
+    """Split, vocabularies, buckets, timelines, feedback and eval groups of `interactions`.
+
+    Every per-interaction output is row-aligned with the interactions sorted stably by
+    (user_id, time_ms, video_id); row r of that order is "the row".
+    """
+    _check_input(interactions)
+    order = timeline_order(interactions)
+    indexed = _index_interactions(interactions, order, params)
+    model_inputs, vocabs, buckets = indexed.model_inputs, indexed.vocabs, indexed.buckets
     feedback_source = interactions[list(FEEDBACK_SOURCES)].take(order).reset_index(drop=True)
     feedback = build_feedback(feedback_source, params.skip_seconds)
-    eval_valid = build_eval_groups(user_id, user_idx, split, VALID, params.min_items)
-    eval_test = build_eval_groups(user_id, user_idx, split, TEST, params.min_items)
-
-    split_rows = {SPLIT_NAMES[s]: int(np.count_nonzero(split == s)) for s in SPLIT_NAMES}
-    unknown_rows = {
-        SPLIT_NAMES[s]: {
-            name: int(np.count_nonzero((idx == 0) & (split == s)))
-            for name, idx in (("user", user_idx), ("video", video_idx), ("tag", tag_idx))
-        }
-        for s in (VALID, TEST)
-    }
-    eval_users = {
-        name: int(groups["group"].nunique())
-        for name, groups in (("valid", eval_valid), ("test", eval_test))
-    }
-    for name, count in split_rows.items():
+    columns = [model_inputs[name].to_numpy() for name in ("user_id", "user_idx", "split")]
+    eval_valid = build_eval_groups(*columns, VALID, params.min_items)
+    eval_test = build_eval_groups(*columns, TEST, params.min_items)
+    counts = _row_counts(model_inputs, eval_valid, eval_test)
+    for name, count in counts["split_rows"].items():
         logger.info("features: %s split %d rows", name, count)
     logger.info(
         "features: %d users, %d videos, %d tags in train vocab; %d duration buckets; "
-        "eval users valid %d, test %d",
-        len(vocab_users),
-        len(vocab_videos),
-        len(vocab_tags),
-        buckets.num_buckets,
-        eval_users["valid"],
-        eval_users["test"],
-    )
+        "eval users valid %d, test %d", len(vocabs["users"]), len(vocabs["videos"]),
+        len(vocabs["tags"]), buckets.num_buckets, counts["eval_users"]["valid"],
+        counts["eval_users"]["test"])
     feature_spec: dict[str, Any] = {
-        "num_rows": n,
+        "num_rows": len(interactions),
         "row_order": list(TIMELINE_ORDER),
         "history_length": params.history_length,
         "vocab_sizes": {  # embedding table sizes, index 0 included
-            "user": len(vocab_users) + 1,
-            "video": len(vocab_videos) + 1,
-            "tag": len(vocab_tags) + 1,
+            "user": len(vocabs["users"]) + 1,
+            "video": len(vocabs["videos"]) + 1,
+            "tag": len(vocabs["tags"]) + 1,
             "duration_bucket": buckets.num_buckets + 1,
         },
         "duration_buckets": {
@@ -174,19 +206,17 @@ def build_features(interactions: pd.DataFrame, params: FeatureParams) -> Feature
             "effective": buckets.num_buckets,
             "edges_log1p_s": [float(e) for e in buckets.edges],
         },
-        "split_days": days.to_dict(),
-        "split_rows": split_rows,
-        "unknown_rows": unknown_rows,
-        "eval_users": eval_users,
+        "split_days": indexed.days.to_dict(),
+        **counts,
         "feedback_columns": list(FEEDBACK_COLUMNS),
         "params": dataclasses.asdict(params),
     }
     return FeatureSet(
         model_inputs=model_inputs,
         feedback=feedback,
-        vocab_users=vocab_users,
-        vocab_videos=vocab_videos,
-        vocab_tags=vocab_tags,
+        vocab_users=vocabs["users"],
+        vocab_videos=vocabs["videos"],
+        vocab_tags=vocabs["tags"],
         duration_buckets=buckets.to_frame(),
         eval_groups_valid=eval_valid,
         eval_groups_test=eval_test,

@@ -87,6 +87,15 @@ def train_model(
 ) -> TrainResult:
     """Train `model` (forward: RecBatch -> `[B, H]` in [0, 1]) on `labels [N, H]` at `train_rows`.
 
+    Args:
+        model: a registry recommender with H heads (trained in place; best state restored).
+        tensors: every interaction's row tensors; labels: `[N, H]` targets of every row.
+        train_rows: `[T]` rows to train on; valid: the validation users (early stopping).
+        config: the trainer; `config.history_length` must be resolved.
+        seed: the batch order's generator.
+        head_weights: how the heads mix into the validation ranking score (None: their mean).
+        description: prefix of log lines and progress bars.
+
     Each epoch visits the train rows `[T]` once in an order drawn from a `torch.Generator`
     seeded with `seed`, in mini-batches of `config.batch_size` (Adam, `config.loss`), then
     scores the validation groups (eval mode; multi-head scores mixed by `head_weights`) for
