@@ -7,13 +7,15 @@ features as MemoryDatasets and the parameters flattened into ``params:`` entries
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
+import pandas as pd
 from kedro.io import DataCatalog, MemoryDataset
 from kedro.pipeline import Pipeline
 from kedro.runner import SequentialRunner
 
-from labelcraft.experiments import Cell
+from labelcraft.experiments import Cell, SeedRun, merge_reports, seed_runs
 from labelcraft.features import FeatureSet
 from labelcraft.pipelines.comparison.pipeline import SOURCE_DATA, cell_pipeline
 from labelcraft.pipelines.namespacing import per_source
@@ -76,3 +78,40 @@ def run_grid(features: FeatureSet, cells: Sequence[Cell],
         catalog[name] = KeptDataset()
     SequentialRunner().run(pipe, catalog)
     return catalog
+
+
+@dataclass
+class GridOutputs:
+    """Some cells of a `run_grid` catalog merged as the reporting stage merges them, their seed
+    runs (what the MLflow callback receives) and the first LabelCraft cell's labels and labeler.
+    """
+
+    valid_metrics: dict[str, Any]
+    test_metrics: dict[str, Any]
+    histories: pd.DataFrame
+    test_scores: pd.DataFrame
+    seed_runs: list[SeedRun]
+    labels: pd.DataFrame | None = None
+    labeler: dict[str, Any] | None = None
+
+
+def cell_outputs(catalog: DataCatalog, cells: Sequence[Cell]) -> GridOutputs:
+    """`GridOutputs` of ``cells`` (of source ``tiny``) in ``catalog``."""
+    def load(cell: Cell, name: str) -> Any:
+        return catalog[f"{cell.namespace(SOURCE)}.{name}"].load()
+
+    trained = [cell for cell in cells if cell.kind != "floor"]
+    runs = [run for cell in cells for run in seed_runs(
+        cell.method, cell.backbone, load(cell, "valid_report"), load(cell, "test_report"),
+        load(cell, "history") if cell in trained else None,
+        load(cell, "weights") if cell in trained else None)]
+    learned = [cell for cell in cells if cell.kind == "labelcraft"]
+    return GridOutputs(
+        *(merge_reports([load(cell, f"{split}_report") for cell in cells])
+          for split in ("valid", "test")),
+        histories=pd.concat([load(cell, "history") for cell in trained], ignore_index=True),
+        test_scores=pd.concat([load(cell, "test_scores") for cell in cells], ignore_index=True),
+        seed_runs=runs,
+        labels=load(learned[0], "labels") if learned else None,
+        labeler=load(learned[0], "labeler") if learned else None,
+    )

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -18,7 +17,6 @@ from labelcraft.experiments import (
     ReportConfig,
     leaderboard_markdown,
     satisfaction_gains,
-    seed_runs,
     summarise_seeds,
     truth_agreement,
     undominated,
@@ -26,7 +24,7 @@ from labelcraft.experiments import (
 from labelcraft.experiments import cells as cells_module
 from labelcraft.features.tensors import EvalGroups
 from labelcraft.labels import fit_labels
-from tests.grid_runs import run_grid
+from tests.grid_runs import cell_outputs, run_grid
 from tests.synthetic_features import tiny_features
 
 SUMMARY_FIELDS = {
@@ -76,17 +74,6 @@ def test_config_defaults_and_rejections() -> None:
 # ---------------------------------------------------------------- the rule cells end to end
 
 
-@dataclass
-class Experiment:
-    """The merged outputs of a grid run and its seed runs (as the MLflow callback gets them)."""
-
-    valid_metrics: dict
-    test_metrics: dict
-    histories: pd.DataFrame
-    test_scores: pd.DataFrame
-    seed_runs: list
-
-
 @pytest.fixture(scope="module")
 def experiment():
     """Every rule and the floor x 2 seeds on tiny features (the Kedro cells and merge nodes);
@@ -102,17 +89,9 @@ def experiment():
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(cells_module, "fit_labels", spy)
         catalog = run_grid(features, cells)
-    runs = []
-    for cell in cells:
-        namespace = cell.namespace("tiny")
-        trained = cell.kind != "floor"
-        runs += seed_runs(cell.method, cell.backbone,
-                          catalog[f"{namespace}.valid_report"].load(),
-                          catalog[f"{namespace}.test_report"].load(),
-                          catalog[f"{namespace}.history"].load() if trained else None,
-                          catalog[f"{namespace}.weights"].load() if trained else None)
-    result = Experiment(*(catalog[f"tiny.{name}"].load() for name in (
-        "valid_metrics", "test_metrics", "training_history", "test_scores")), seed_runs=runs)
+    result = cell_outputs(catalog, cells)
+    merged = {name: catalog[f"tiny.{name}"].load() for name in ("valid_metrics", "test_metrics")}
+    assert merged == {"valid_metrics": result.valid_metrics, "test_metrics": result.test_metrics}
     return features, result, fitted_on
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
@@ -20,13 +19,12 @@ from labelcraft.experiments import (
     is_labelcraft,
     merge_reports,
     method_kind,
-    seed_runs,
 )
 from labelcraft.features.split import TRAIN
 from labelcraft.meta import Labeler
 from labelcraft.meta.meta_training import META_CURVES
 from labelcraft.recommender import TrainConfig
-from tests.grid_runs import TINY_PARAMETERS, run_grid
+from tests.grid_runs import TINY_PARAMETERS, cell_outputs, run_grid
 from tests.synthetic_features import tiny_features
 
 TRAINER = TrainConfig.from_dict({"batch_size": 64, "max_epochs": 2, "patience": 2, "lr": 0.01})
@@ -118,45 +116,15 @@ def test_each_ablation_removes_exactly_its_part() -> None:
 # ---------------------------------------------------------------- experiment
 
 
-@dataclass
-class Experiment:
-    """The LabelCraft cells' reports (merged), tables, first-seed labels and seed runs."""
-
-    valid_metrics: dict
-    test_metrics: dict
-    histories: pd.DataFrame
-    test_scores: pd.DataFrame
-    labels: pd.DataFrame
-    labeler: dict
-    seed_runs: list
-
-
-def labelcraft_cells(catalog, rows: list[str]) -> Experiment:
-    """The merged outputs of the LabelCraft ``rows`` of a `run_grid` catalog."""
-    def load(cell: Cell, name: str):
-        return catalog[f"{cell.namespace('tiny')}.{name}"].load()
-
-    cells = [Cell("din", row) for row in rows]
-    reports = {split: merge_reports([load(cell, f"{split}_report") for cell in cells])
-               for split in ("valid", "test")}
-    runs = [run for cell in cells for run in seed_runs(
-        cell.method, "din", load(cell, "valid_report"), load(cell, "test_report"),
-        load(cell, "history"), load(cell, "weights"))]
-    return Experiment(reports["valid"], reports["test"],
-                      pd.concat([load(cell, "history") for cell in cells], ignore_index=True),
-                      pd.concat([load(cell, "test_scores") for cell in cells], ignore_index=True),
-                      load(cells[0], "labels"), load(cells[0], "labeler"), runs)
-
-
 @pytest.fixture(scope="module")
 def experiment():
     """LabelCraft + two ablations x 2 seeds, and the WT rule, on tiny features (the cells)."""
     features = tiny_features(seed=1)
     catalog = run_grid(features, [Cell("din", name) for name in ["WT", *ROWS, RANDOM]],
                        PARAMETERS)
-    rules = Experiment(catalog["tiny.valid_metrics"].load(), catalog["tiny.test_metrics"].load(),
-                       *([None] * 5))
-    return features, labelcraft_cells(catalog, ROWS), rules
+    rules = cell_outputs(catalog, [Cell("din", name) for name in ["WT", *ROWS, RANDOM]])
+    assert rules.test_metrics == catalog["tiny.test_metrics"].load()  # the merge node's
+    return features, cell_outputs(catalog, [Cell("din", row) for row in ROWS]), rules
 
 
 def test_reports_have_the_rule_layout(experiment) -> None:
@@ -226,7 +194,7 @@ def test_labelcraft_rows_are_seeded(experiment) -> None:
     features, result, _ = experiment
     catalog = run_grid(features, [Cell("din", LABELCRAFT)],
                        {**PARAMETERS, "labelcraft": {**TINY_LABELCRAFT, "ablations": []}})
-    again = labelcraft_cells(catalog, [LABELCRAFT])
+    again = cell_outputs(catalog, [Cell("din", LABELCRAFT)])
     first = result.test_scores[result.test_scores["method"] == LABELCRAFT]
     pd.testing.assert_frame_equal(again.test_scores, first.reset_index(drop=True))
     pd.testing.assert_frame_equal(again.labels, result.labels)
