@@ -41,6 +41,7 @@ def tiny_interactions(
             "play_time_ms": play_ms,
             "duration_ms": duration_ms.astype(np.int64),
             "first_tag": pd.array(video % 5, dtype="Int64"),
+            "author_id": pd.array(video % 7 + 100, dtype="Int64"),
         }
     )
     for flag in (*FLAGS, "is_profile_enter"):
@@ -64,14 +65,30 @@ def random_batch(spec: ModelSpec, size: int, length: int, seed: int) -> RecBatch
     def ids(n: int, shape: tuple[int, ...]) -> torch.Tensor:
         return torch.randint(1, n, shape, generator=g)
 
-    rows, grid = (size,), (size, length)
+    sizes = spec.vocab_sizes
     return RecBatch(
-        user=ids(spec.n_users, rows),
-        video=ids(spec.n_videos, rows),
-        bucket=ids(spec.n_buckets, rows),
-        tag=ids(spec.n_tags, rows),
-        history_video=ids(spec.n_videos, grid) * mask,
-        history_bucket=ids(spec.n_buckets, grid) * mask,
-        history_tag=ids(spec.n_tags, grid) * mask,
+        ids={name: ids(sizes[name], (size,)) for name in sizes},
+        history={name: ids(sizes[name], (size, length)) * mask for name in spec.item_fields},
         history_mask=mask,
     )
+
+
+def four_field_spec(users: int, videos: int, buckets: int, tags: int) -> ModelSpec:
+    """A spec of the default fields (user; video, duration bucket, tag) with these sizes."""
+    return ModelSpec({"user": users, "video": videos, "duration_bucket": buckets, "tag": tags})
+
+
+def four_field_batch(user, video, bucket, tag, history_video, history_bucket, history_tag,
+                     history_mask) -> RecBatch:
+    """A batch of the default fields from tensors (candidates ``[B]``, histories ``[B, L]``)."""
+    return RecBatch(
+        ids={"user": user, "video": video, "duration_bucket": bucket, "tag": tag},
+        history={"video": history_video, "duration_bucket": history_bucket, "tag": history_tag},
+        history_mask=history_mask)
+
+
+def replaced(batch: RecBatch, ids: dict | None = None, history: dict | None = None,
+             history_mask: torch.Tensor | None = None) -> RecBatch:
+    """``batch`` with some id / history tensors (by field) or the mask replaced."""
+    return RecBatch({**batch.ids, **(ids or {})}, {**batch.history, **(history or {})},
+                    batch.history_mask if history_mask is None else history_mask)

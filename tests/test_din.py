@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
-
 import pytest
 import torch
 from torch import nn
@@ -23,16 +21,16 @@ from labelcraft.models import (
     make_batch,
     register_model,
 )
-from tests.synthetic_features import random_batch
+from tests.synthetic_features import four_field_batch, four_field_spec, random_batch, replaced
 
-SPEC = ModelSpec(n_users=5, n_videos=12, n_buckets=5, n_tags=6)
+SPEC = four_field_spec(5, 12, 5, 6)
 SMALL = {"embedding_dim": 3, "attention_hidden": [4], "mlp_hidden": [5, 3]}
 
 
 def fixed_batch() -> RecBatch:
     """4 candidates; histories of 1, 2, 3 and 0 real items (left-padded, L = 3)."""
     mask = torch.tensor([[0, 0, 1], [0, 1, 1], [1, 1, 1], [0, 0, 0]], dtype=torch.bool)
-    return RecBatch(
+    return four_field_batch(
         user=torch.tensor([1, 2, 3, 1]),
         video=torch.tensor([1, 2, 3, 4]),
         bucket=torch.tensor([1, 2, 3, 4]),
@@ -95,16 +93,11 @@ def test_padded_history_slots_do_not_matter(train: bool) -> None:
     batch = random_batch(SPEC, 12, 6, seed=3)
     assert bool((~batch.history_mask).any())
     junk = torch.randint(1, 5, batch.history_mask.shape) * ~batch.history_mask
-    noisy = dataclasses.replace(
-        batch,
-        history_video=batch.history_video + junk,
-        history_bucket=batch.history_bucket + junk,
-        history_tag=batch.history_tag + junk,
-    )
+    noisy = replaced(batch, history={name: value + junk for name, value in batch.history.items()})
     torch.testing.assert_close(score(model, batch), score(model, noisy), rtol=0, atol=1e-7)
     # the same change on real slots does change the scores
-    shifted = (batch.history_video % 11 + 1) * batch.history_mask
-    real = dataclasses.replace(batch, history_video=shifted)
+    shifted = (batch.history["video"] % 11 + 1) * batch.history_mask
+    real = replaced(batch, history={"video": shifted})
     assert (score(model, batch) - score(model, real)).abs().max() > 1e-6
 
 
@@ -113,7 +106,7 @@ def test_eval_scores_do_not_depend_on_the_rest_of_the_batch() -> None:
     for seed in range(3):  # non-trivial running statistics
         model(random_batch(SPEC, 32, 6, seed=10 + seed))
     batch = random_batch(SPEC, 10, 6, seed=4)
-    head = RecBatch(**{f.name: getattr(batch, f.name)[:3] for f in dataclasses.fields(batch)})
+    head = batch.slice(0, 3)
     # training mode normalises with the batch's statistics: scores depend on the batch ...
     assert (score(model, batch)[:3] - score(model, head)).abs().max() > 1e-6
     # ... eval mode (running statistics) does not
@@ -124,13 +117,9 @@ def test_eval_scores_do_not_depend_on_the_rest_of_the_batch() -> None:
 def test_empty_histories_are_fine() -> None:
     model = seeded_din()
     batch = fixed_batch()
-    empty = dataclasses.replace(
-        batch,
-        history_video=torch.zeros_like(batch.history_video),
-        history_bucket=torch.zeros_like(batch.history_bucket),
-        history_tag=torch.zeros_like(batch.history_tag),
-        history_mask=torch.zeros_like(batch.history_mask),
-    )
+    empty = replaced(batch, history={name: torch.zeros_like(value)
+                                     for name, value in batch.history.items()},
+                     history_mask=torch.zeros_like(batch.history_mask))
     out = model(empty)
     assert bool(torch.isfinite(out).all())
     assert all(bool(torch.isfinite(b).all()) for b in model.buffers())
@@ -143,10 +132,7 @@ def test_functional_call_gradient_reaches_every_parameter() -> None:
     model = seeded_din(params=SMALL, n_heads=2)
     batch = random_batch(SPEC, 16, 5, seed=5)
     unknown = torch.arange(16) < 4  # id 0 also means "unknown": no embedding, no gradient
-    batch = dataclasses.replace(
-        batch, user=batch.user * ~unknown, video=batch.video * ~unknown,
-        bucket=batch.bucket * ~unknown, tag=batch.tag * ~unknown,
-    )
+    batch = replaced(batch, ids={name: value * ~unknown for name, value in batch.ids.items()})
     labels = torch.rand(16, 2, generator=torch.Generator().manual_seed(0))
     params = dict(model.named_parameters())
     loss = label_loss(functional_call(model, params, (batch,)), labels, kind="bce")
@@ -154,7 +140,7 @@ def test_functional_call_gradient_reaches_every_parameter() -> None:
     for name, grad in grads.items():
         assert bool(torch.isfinite(grad).all()), name
         assert grad.abs().max() > 0, f"no gradient reaches {name}"
-        if name.endswith("_embedding.weight"):
+        if name.startswith("embeddings."):
             assert bool((grad[0] == 0).all()), f"padding row of {name} got a gradient"
     # same gradients as the ordinary module call
     model.zero_grad()
@@ -282,34 +268,35 @@ def test_make_batch_from_interaction_tensors() -> None:
     # user 1: rows 0..3 at times 10, 20, 20, 30; user 2: rows 4..5
     n = 6
     tensors = InteractionTensors(
-        user=torch.tensor([1, 1, 1, 1, 2, 2]),
-        video=torch.tensor([1, 2, 3, 4, 5, 6]),
-        bucket=torch.tensor([1, 2, 3, 4, 1, 2]),
-        tag=torch.tensor([1, 2, 3, 4, 5, 1]),
+        ids={"user": torch.tensor([1, 1, 1, 1, 2, 2]), "video": torch.tensor([1, 2, 3, 4, 5, 6]),
+             "duration_bucket": torch.tensor([1, 2, 3, 4, 1, 2]),
+             "tag": torch.tensor([1, 2, 3, 4, 5, 1])},
+        item_fields=("video", "duration_bucket", "tag"),
         split=torch.zeros(n, dtype=torch.int8),
         timeline_start=torch.tensor([0, 0, 0, 0, 4, 4]),
         history_end=torch.tensor([0, 1, 1, 3, 4, 5]),
         feedback=torch.zeros(n, 1),
     )
     batch = make_batch(tensors, torch.tensor([3, 2, 4]), history_length=2)
-    assert torch.equal(batch.user, torch.tensor([1, 1, 2]))
-    assert torch.equal(batch.video, torch.tensor([4, 3, 5]))
-    assert torch.equal(batch.history_video, torch.tensor([[2, 3], [0, 1], [0, 0]]))
-    assert torch.equal(batch.history_tag, torch.tensor([[2, 3], [0, 1], [0, 0]]))
+    assert torch.equal(batch.ids["user"], torch.tensor([1, 1, 2]))
+    assert torch.equal(batch.ids["video"], torch.tensor([4, 3, 5]))
+    assert torch.equal(batch.history["video"], torch.tensor([[2, 3], [0, 1], [0, 0]]))
+    assert torch.equal(batch.history["tag"], torch.tensor([[2, 3], [0, 1], [0, 0]]))
+    assert "user" not in batch.history  # a user field has no history
     assert torch.equal(batch.history_mask, torch.tensor([[1, 1], [0, 1], [0, 0]]).bool())
     assert len(batch) == 3
-    spec = ModelSpec(n_users=3, n_videos=7, n_buckets=5, n_tags=6)
+    spec = four_field_spec(3, 7, 5, 6)
     assert build_model("din", spec, SMALL)(batch).shape == (3, 1)
 
 
 def test_rec_batch_rejects_bad_shapes() -> None:
     batch = fixed_batch()
-    with pytest.raises(ValueError, match="history_tag"):
-        dataclasses.replace(batch, history_tag=batch.history_tag[:, :2])
-    with pytest.raises(ValueError, match="video"):
-        dataclasses.replace(batch, video=batch.video[:2])
+    with pytest.raises(ValueError, match="'tag'"):
+        replaced(batch, history={"tag": batch.history["tag"][:, :2]})
+    with pytest.raises(ValueError, match="one size"):
+        replaced(batch, ids={"video": batch.ids["video"][:2]})
     with pytest.raises(ValueError, match="bool"):
-        dataclasses.replace(batch, history_mask=batch.history_mask.long())
+        replaced(batch, history_mask=batch.history_mask.long())
 
 
 # ---------------------------------------------------------------- registry and config
@@ -341,10 +328,26 @@ def test_build_model_applies_params() -> None:
     model = build_model("din", SPEC, {"embedding_dim": 4, "mlp_hidden": [7]}, n_heads=2)
     assert isinstance(model, DIN)
     assert model.config.mlp_hidden == (7,)
-    assert model.user_embedding.weight.shape == (SPEC.n_users, 4)
+    assert model.embeddings.tables["user"].weight.shape == (SPEC.vocab_sizes["user"], 4)
     assert model(fixed_batch()).shape == (4, 2)
-    with pytest.raises(ValueError, match="n_tags must be >= 2"):
-        ModelSpec(n_users=3, n_videos=3, n_buckets=3, n_tags=1)
+    with pytest.raises(ValueError, match="'tag' must be >= 2"):
+        four_field_spec(3, 3, 3, 1)
+    with pytest.raises(ValueError, match="unknown fields"):
+        ModelSpec({"user": 3, "video": 4, "colour": 3})
+    with pytest.raises(ValueError, match="item field"):
+        ModelSpec({"user": 3})
+
+
+def test_a_new_field_needs_no_change_in_the_model() -> None:
+    """With the author field the item has four embeddings; the batch gathers its history."""
+    spec = ModelSpec({**SPEC.vocab_sizes, "author": 4})
+    assert spec.item_fields == ("video", "duration_bucket", "tag", "author")
+    torch.manual_seed(0)
+    model = build_model("din", spec, SMALL)
+    batch = random_batch(spec, 6, 4, seed=3)
+    assert set(batch.history) == {"video", "duration_bucket", "tag", "author"}
+    assert model(batch).shape == (6, 1)
+    assert model.mlp.net[0].in_features == (1 + 2 * 4) * SMALL["embedding_dim"]
 
 
 # ---------------------------------------------------------------- losses

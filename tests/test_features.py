@@ -42,6 +42,7 @@ def make_interactions(
             "play_time_ms": np.asarray(play_time_ms or [10_000] * n, dtype=np.int64),
             "duration_ms": np.asarray(duration_ms or [20_000] * n, dtype=np.int64),
             "first_tag": pd.array(first_tag or [1] * n, dtype="Int64"),
+            "author_id": pd.array(np.asarray(video_id) % 5 + 1, dtype="Int64"),
         }
     )
     for flag in (*FLAGS, "is_profile_enter"):
@@ -300,7 +301,7 @@ def two_user_tensors() -> InteractionTensors:
 def test_interaction_tensors_dtypes() -> None:
     t = two_user_tensors()
     assert len(t) == 7
-    assert t.video.dtype == torch.long and t.split.dtype == torch.int8
+    assert t.ids["video"].dtype == torch.long and t.split.dtype == torch.int8
     assert t.feedback.shape == (7, len(FEEDBACK_COLUMNS)) and t.feedback.dtype == torch.float32
     assert t.feedback_columns == FEEDBACK_COLUMNS
     with pytest.raises(ValueError, match="row-aligned"):
@@ -310,10 +311,11 @@ def test_interaction_tensors_dtypes() -> None:
 def test_gather_history_values() -> None:
     t = two_user_tensors()
     batch = gather_history(t, torch.tensor([3, 0, 2, 4, 6, 5]), length=2)
-    assert batch.video.shape == batch.mask.shape == (6, 2)
-    assert batch.video.tolist() == [[12, 13], [0, 0], [0, 11], [0, 0], [21, 22], [0, 21]]
-    assert batch.bucket.tolist() == [[2, 3], [0, 0], [0, 1], [0, 0], [5, 6], [0, 5]]
-    assert batch.tag.tolist() == [[32, 33], [0, 0], [0, 31], [0, 0], [35, 36], [0, 35]]
+    assert batch.ids["video"].shape == batch.mask.shape == (6, 2)
+    assert batch.ids["video"].tolist() == [[12, 13], [0, 0], [0, 11], [0, 0], [21, 22], [0, 21]]
+    assert batch.ids["duration_bucket"].tolist() == [[2, 3], [0, 0], [0, 1], [0, 0], [5, 6],
+                                                     [0, 5]]
+    assert batch.ids["tag"].tolist() == [[32, 33], [0, 0], [0, 31], [0, 0], [35, 36], [0, 35]]
     assert batch.mask.tolist() == [
         [True, True],
         [False, False],
@@ -323,7 +325,7 @@ def test_gather_history_values() -> None:
         [False, True],
     ]
     long = gather_history(t, torch.tensor([3, 6]), length=4)
-    assert long.video.tolist() == [[0, 11, 12, 13], [0, 0, 21, 22]]
+    assert long.ids["video"].tolist() == [[0, 11, 12, 13], [0, 0, 21, 22]]
     with pytest.raises(ValueError, match="length"):
         gather_history(t, torch.tensor([3]), length=0)
 
@@ -346,6 +348,7 @@ def test_build_features_outputs_and_spec() -> None:
         "video_idx": "int32",
         "duration_bucket": "int16",
         "tag_idx": "int32",
+        "author_idx": "int32",
         "split": "int8",
         "day": "int32",
         "time_ms": "int64",
@@ -354,6 +357,11 @@ def test_build_features_outputs_and_spec() -> None:
     }
     assert len(fs.feedback) == len(fs.model_inputs) == 8
     spec = json.loads(json.dumps(fs.feature_spec))
+    assert [field["name"] for field in spec["fields"]] == ["user", "video", "duration_bucket",
+                                                            "tag"]
+    assert spec["fields"][1] == {"name": "video", "column": "video_idx", "item": True,
+                                 "vocab_size": spec["vocab_sizes"]["video"]}
+    assert spec["vocab_sizes"]["author"] == len(fs.vocab_authors) + 1
     assert spec["split_rows"] == {"train": 4, "valid": 2, "test": 2}
     assert spec["split_days"]["valid_start"] == 20220427
     assert spec["eval_users"] == {"valid": 0, "test": 1}  # test: user 2 has 2 rows > 1
@@ -362,6 +370,11 @@ def test_build_features_outputs_and_spec() -> None:
 
 def test_build_features_rejects_bad_input() -> None:
     frame = days_frame([20220425, 20220426, 20220427])
+    with pytest.raises(ValueError, match="features.fields"):
+        FeatureParams(fields=("user", "colour"))
+    with pytest.raises(ValueError, match="item field"):
+        FeatureParams(fields=("user",))
+    assert FeatureParams(fields=["author", "user", "video"]).fields == ("user", "video", "author")
     with pytest.raises(ValueError, match=r"lacks columns \['first_tag'\]"):
         build_features(frame.drop(columns="first_tag"), SMALL)
     with pytest.raises(ValueError, match=r"'duration_ms' is negative at rows \[1\]"):

@@ -40,7 +40,7 @@ def real(kuairand_dir: Path) -> tuple[pd.DataFrame, FeatureSet, pd.DataFrame]:
 def row_probe(features: FeatureSet) -> InteractionTensors:
     """Tensors whose `video` holds the row index, so a gathered history names its rows."""
     tensors = InteractionTensors.from_frames(features.model_inputs, features.feedback)
-    return replace(tensors, video=torch.arange(len(tensors)))
+    return replace(tensors, ids={**tensors.ids, "video": torch.arange(len(tensors))})
 
 
 def test_row_order_matches_pandas_sort(real: tuple) -> None:
@@ -63,7 +63,7 @@ def test_every_history_item_is_earlier_and_own(real: tuple, length: int) -> None
     probe = row_probe(features)
     for rows in torch.arange(len(probe)).split(50_000):
         batch = gather_history(probe, rows, length)
-        src = batch.video
+        src = batch.ids["video"]
         mask = batch.mask
         assert (mask.sum(1) == earlier[rows].clamp(max=length)).all()
         assert ((users[src] == users[rows, None]) | ~mask).all()
@@ -80,7 +80,7 @@ def test_history_matches_slow_reference(real: tuple) -> None:
     rows = rng.choice(len(ordered), size=300, replace=False)
     tensors = InteractionTensors.from_frames(features.model_inputs, features.feedback)
     batch = gather_history(tensors, torch.from_numpy(rows), length)
-    src = gather_history(row_probe(features), torch.from_numpy(rows), length).video
+    src = gather_history(row_probe(features), torch.from_numpy(rows), length).ids["video"]
     vocab = features.vocab_videos.set_index("video_id")["video_idx"]
     by_user = dict(list(interactions.groupby("user_id")))
     non_empty = 0
@@ -95,5 +95,5 @@ def test_history_matches_slow_reference(real: tuple) -> None:
         assert ordered["video_id"].to_numpy()[got_rows].tolist() == history["video_id"].tolist()
         assert ordered["time_ms"].to_numpy()[got_rows].tolist() == history["time_ms"].tolist()
         expected_idx = history["video_id"].map(vocab).fillna(0).astype(int).tolist()
-        assert batch.video[i].tolist() == [0] * (length - k) + expected_idx
+        assert batch.ids["video"][i].tolist() == [0] * (length - k) + expected_idx
     assert non_empty > 200  # the sample really exercises histories

@@ -27,10 +27,10 @@ from labelcraft.meta import (
     paper_objectives,
     upper_gradient,
 )
-from labelcraft.models import ModelSpec, RecBatch, build_model
-from tests.synthetic_features import random_batch
+from labelcraft.models import RecBatch, build_model
+from tests.synthetic_features import four_field_spec, random_batch
 
-SPEC = ModelSpec(n_users=6, n_videos=15, n_buckets=5, n_tags=6)
+SPEC = four_field_spec(6, 15, 5, 6)
 TINY = {"embedding_dim": 3, "attention_hidden": [4], "mlp_hidden": [5, 3]}
 PLAY, DURATION = FEEDBACK_COLUMNS.index("play_time_s"), FEEDBACK_COLUMNS.index("duration_s")
 
@@ -425,9 +425,9 @@ def test_validation_scores_are_eval_mode_per_user() -> None:
     first_rows = int(both.mask[0].sum())
 
     def only(user: int) -> ValidBatch:
-        rows = slice(0, first_rows) if user == 0 else slice(first_rows, None)
+        start, stop = (0, first_rows) if user == 0 else (first_rows, len(both.batch))
         mask = both.mask[user : user + 1]
-        cut = RecBatch(*(getattr(both.batch, f)[rows] for f in RecBatch.__dataclass_fields__))
+        cut = both.batch.slice(start, stop)
         outcomes = EvalOutcomes(*(getattr(both.outcomes, f)[user : user + 1]
                                   for f in EvalOutcomes.__dataclass_fields__))
         return ValidBatch(mask, cut, outcomes)
@@ -473,8 +473,10 @@ def test_meta_step_rejects_multi_head_models_and_bad_config() -> None:
 def test_valid_batch_from_groups_cuts_width_and_orders_rows() -> None:
     n = 12
     tensors = InteractionTensors(
-        user=torch.arange(n) % 3 + 1, video=torch.arange(n) % 7 + 1,
-        bucket=torch.ones(n, dtype=torch.long), tag=torch.ones(n, dtype=torch.long),
+        ids={"user": torch.arange(n) % 3 + 1, "video": torch.arange(n) % 7 + 1,
+             "duration_bucket": torch.ones(n, dtype=torch.long),
+             "tag": torch.ones(n, dtype=torch.long)},
+        item_fields=("video", "duration_bucket", "tag"),
         split=torch.ones(n, dtype=torch.int8), timeline_start=torch.zeros(n, dtype=torch.long),
         history_end=torch.arange(n), feedback=random_feedback(n, seed=0),
     )
@@ -486,7 +488,8 @@ def test_valid_batch_from_groups_cuts_width_and_orders_rows() -> None:
     outcomes = EvalOutcomes(*(torch.arange(12.0).reshape(3, 4) for _ in range(4)))
     valid = ValidBatch.from_groups(tensors, groups, outcomes, torch.tensor([2, 1]), 2)
     assert valid.mask.tolist() == [[True, True, True], [True, True, False]]
-    assert valid.batch.video.tolist() == tensors.video[torch.tensor([6, 7, 8, 4, 5])].tolist()
+    assert valid.batch.ids["video"].tolist() == tensors.ids["video"][
+        torch.tensor([6, 7, 8, 4, 5])].tolist()
     assert valid.outcomes.watch_time.tolist() == [[8.0, 9.0, 10.0], [4.0, 5.0, 6.0]]
 
 

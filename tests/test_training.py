@@ -32,13 +32,12 @@ def data() -> dict:
     tensors = InteractionTensors.from_frames(features.model_inputs, features.feedback)
     train_rows = torch.nonzero(tensors.split == TRAIN).flatten()
     fitted = fit_labels("WT+EF", features.feedback.iloc[train_rows.numpy()])
-    sizes = features.feature_spec["vocab_sizes"]
     return {
         "tensors": tensors,
         "labels": torch.from_numpy(fitted(features.feedback)),
         "train_rows": train_rows,
         "valid": EvalSet.from_frames(features.eval_groups_valid, features.feedback),
-        "spec": ModelSpec(sizes["user"], sizes["video"], sizes["duration_bucket"], sizes["tag"]),
+        "spec": ModelSpec.from_feature_spec(features.feature_spec),
     }
 
 

@@ -16,14 +16,8 @@ from labelcraft.recommender import EvalSet
 
 
 def model_spec_from_features(feature_spec: Mapping[str, Any]) -> ModelSpec:
-    """Vocabulary sizes of the features' `feature_spec["vocab_sizes"]`."""
-    sizes = feature_spec["vocab_sizes"]
-    return ModelSpec(
-        n_users=int(sizes["user"]),
-        n_videos=int(sizes["video"]),
-        n_buckets=int(sizes["duration_bucket"]),
-        n_tags=int(sizes["tag"]),
-    )
+    """The fields the models get and their vocabulary sizes (`ModelSpec.from_feature_spec`)."""
+    return ModelSpec.from_feature_spec(feature_spec)
 
 
 @dataclass(frozen=True)

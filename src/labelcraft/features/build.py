@@ -13,6 +13,7 @@ import pandas as pd
 from labelcraft.config import from_params
 from labelcraft.features.eval_groups import build_eval_groups
 from labelcraft.features.feedback import FEEDBACK_COLUMNS, FEEDBACK_SOURCES, build_feedback
+from labelcraft.features.fields import DEFAULT_FIELDS, FIELDS_BY_NAME, check_fields
 from labelcraft.features.split import (
     SPLIT_NAMES,
     TEST,
@@ -32,7 +33,7 @@ from labelcraft.features.vocab import (
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(
-    dict.fromkeys((*TIMELINE_ORDER, "date", "first_tag", *FEEDBACK_SOURCES))
+    dict.fromkeys((*TIMELINE_ORDER, "date", "first_tag", "author_id", *FEEDBACK_SOURCES))
 )
 
 
@@ -46,8 +47,10 @@ class FeatureParams:
     history_length: int = 100
     min_items: int = 10
     skip_seconds: float = 3.0
+    fields: tuple[str, ...] = DEFAULT_FIELDS
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "fields", check_fields(tuple(self.fields)))
         for name in ("test_days", "valid_days", "num_duration_buckets", "history_length"):
             if getattr(self, name) < 1:
                 raise ValueError(f"feature param {name} must be >= 1, got {getattr(self, name)}")
@@ -72,6 +75,7 @@ class FeatureSet:
     vocab_users: pd.DataFrame
     vocab_videos: pd.DataFrame
     vocab_tags: pd.DataFrame
+    vocab_authors: pd.DataFrame
     duration_buckets: pd.DataFrame
     eval_groups_valid: pd.DataFrame
     eval_groups_test: pd.DataFrame
@@ -122,10 +126,13 @@ def _index_interactions(interactions: pd.DataFrame, order: np.ndarray,
     train = split == TRAIN
     tag_missing = interactions["first_tag"].isna().to_numpy()[order]
     tag = col("first_tag")
+    author_missing = interactions["author_id"].isna().to_numpy()[order]
+    author = col("author_id")
     vocabs = {
         "users": build_vocab(user_id[train], "user_id", "user_idx"),
         "videos": build_vocab(video_id[train], "video_id", "video_idx"),
         "tags": build_vocab(tag[train & ~tag_missing], "tag", "tag_idx"),
+        "authors": build_vocab(author[train & ~author_missing], "author_id", "author_idx"),
     }
     duration_s = interactions["duration_ms"].to_numpy(dtype=np.float64, na_value=np.nan)[order]
     duration_s /= 1000.0
@@ -139,6 +146,8 @@ def _index_interactions(interactions: pd.DataFrame, order: np.ndarray,
             "video_idx": lookup(video_id, vocabs["videos"]["video_id"].to_numpy()),
             "duration_bucket": buckets.assign(duration_s),
             "tag_idx": lookup(tag, vocabs["tags"]["tag"].to_numpy(), missing=tag_missing),
+            "author_idx": lookup(author, vocabs["authors"]["author_id"].to_numpy(),
+                                 missing=author_missing),
             "split": split,
             "day": date.astype(np.int32),
             "time_ms": time_ms,
@@ -153,7 +162,7 @@ def _row_counts(model_inputs: pd.DataFrame, eval_valid: pd.DataFrame,
                 eval_test: pd.DataFrame) -> dict[str, Any]:
     """split_rows, unknown_rows (ids outside the train vocabularies) and eval_users."""
     split = model_inputs["split"].to_numpy()
-    ids = {"user": "user_idx", "video": "video_idx", "tag": "tag_idx"}
+    ids = {"user": "user_idx", "video": "video_idx", "tag": "tag_idx", "author": "author_idx"}
     return {
         "split_rows": {SPLIT_NAMES[s]: int(np.count_nonzero(split == s)) for s in SPLIT_NAMES},
         "unknown_rows": {
@@ -191,16 +200,21 @@ def build_features(interactions: pd.DataFrame, params: FeatureParams) -> Feature
         "eval users valid %d, test %d", len(vocabs["users"]), len(vocabs["videos"]),
         len(vocabs["tags"]), buckets.num_buckets, counts["eval_users"]["valid"],
         counts["eval_users"]["test"])
+    vocab_sizes = {  # embedding table sizes, index 0 included
+        "user": len(vocabs["users"]) + 1,
+        "video": len(vocabs["videos"]) + 1,
+        "tag": len(vocabs["tags"]) + 1,
+        "duration_bucket": buckets.num_buckets + 1,
+        "author": len(vocabs["authors"]) + 1,
+    }
     feature_spec: dict[str, Any] = {
         "num_rows": len(interactions),
         "row_order": list(TIMELINE_ORDER),
         "history_length": params.history_length,
-        "vocab_sizes": {  # embedding table sizes, index 0 included
-            "user": len(vocabs["users"]) + 1,
-            "video": len(vocabs["videos"]) + 1,
-            "tag": len(vocabs["tags"]) + 1,
-            "duration_bucket": buckets.num_buckets + 1,
-        },
+        "vocab_sizes": vocab_sizes,
+        "fields": [{"name": name, "column": FIELDS_BY_NAME[name].column,
+                    "item": FIELDS_BY_NAME[name].item, "vocab_size": vocab_sizes[name]}
+                   for name in params.fields],
         "duration_buckets": {
             "requested": params.num_duration_buckets,
             "effective": buckets.num_buckets,
@@ -217,6 +231,7 @@ def build_features(interactions: pd.DataFrame, params: FeatureParams) -> Feature
         vocab_users=vocabs["users"],
         vocab_videos=vocabs["videos"],
         vocab_tags=vocabs["tags"],
+        vocab_authors=vocabs["authors"],
         duration_buckets=buckets.to_frame(),
         eval_groups_valid=eval_valid,
         eval_groups_test=eval_test,

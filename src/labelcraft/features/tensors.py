@@ -9,6 +9,7 @@ import pandas as pd
 import torch
 
 from labelcraft.features.feedback import FEEDBACK_COLUMNS
+from labelcraft.features.fields import ID_FIELDS
 
 
 def _long(frame: pd.DataFrame, column: str) -> torch.Tensor:
@@ -19,14 +20,14 @@ def _long(frame: pd.DataFrame, column: str) -> torch.Tensor:
 class InteractionTensors:
     """Per-interaction tensors in timeline order (N rows, F feedback columns).
 
-    user, video, bucket, tag: `[N]` long (0 = padding / unknown); split: `[N]` int8;
-    timeline_start, history_end: `[N]` long row pointers; feedback: `[N, F]` float32.
+    ids: field name -> `[N]` long vocabulary indices (0 = padding / unknown), every field of
+    `ID_FIELDS` whose column ``model_inputs`` has; item_fields: the names among them that
+    describe an item (gathered for histories); split: `[N]` int8; timeline_start, history_end:
+    `[N]` long row pointers; feedback: `[N, F]` float32.
     """
 
-    user: torch.Tensor
-    video: torch.Tensor
-    bucket: torch.Tensor
-    tag: torch.Tensor
+    ids: dict[str, torch.Tensor]
+    item_fields: tuple[str, ...]
     split: torch.Tensor
     timeline_start: torch.Tensor
     history_end: torch.Tensor
@@ -41,11 +42,10 @@ class InteractionTensors:
                 f"model_inputs ({len(model_inputs)} rows) and feedback ({len(feedback)} rows) "
                 "are not row-aligned"
             )
+        fields = [field for field in ID_FIELDS if field.column in model_inputs.columns]
         return cls(
-            user=_long(model_inputs, "user_idx"),
-            video=_long(model_inputs, "video_idx"),
-            bucket=_long(model_inputs, "duration_bucket"),
-            tag=_long(model_inputs, "tag_idx"),
+            ids={field.name: _long(model_inputs, field.column) for field in fields},
+            item_fields=tuple(field.name for field in fields if field.item),
             split=torch.from_numpy(model_inputs["split"].to_numpy(dtype=np.int8, copy=True)),
             timeline_start=_long(model_inputs, "timeline_start"),
             history_end=_long(model_inputs, "history_end"),
@@ -54,26 +54,25 @@ class InteractionTensors:
         )
 
     def __len__(self) -> int:
-        return len(self.user)
+        return len(self.split)
 
 
 @dataclass
 class HistoryBatch:
     """Last L earlier items of B target rows, left-padded (most recent last).
 
-    video, bucket, tag: `[B, L]` long (0 on padding); mask: `[B, L]` bool, True on real items.
+    ids: item field name -> `[B, L]` long (0 on padding); mask: `[B, L]` bool, True on real
+    items.
     """
 
-    video: torch.Tensor
-    bucket: torch.Tensor
-    tag: torch.Tensor
+    ids: dict[str, torch.Tensor]
     mask: torch.Tensor
 
 
 def gather_history(tensors: InteractionTensors, rows: torch.Tensor, length: int) -> HistoryBatch:
     """History of the target rows `[B]`: rows [max(start, end - L), end) of each user's timeline.
 
-    One vectorised indexed read at positions `[B, L]`; no N x L matrix is ever built.
+    One vectorised indexed read at positions `[B, L]` per item field; no N x L matrix is built.
     """
     if length < 1:
         raise ValueError(f"history length must be >= 1, got {length}")
@@ -82,9 +81,7 @@ def gather_history(tensors: InteractionTensors, rows: torch.Tensor, length: int)
     mask = positions >= tensors.timeline_start[rows].unsqueeze(1)
     positions = torch.where(mask, positions, 0)
     return HistoryBatch(
-        video=tensors.video[positions] * mask,
-        bucket=tensors.bucket[positions] * mask,
-        tag=tensors.tag[positions] * mask,
+        ids={name: tensors.ids[name][positions] * mask for name in tensors.item_fields},
         mask=mask,
     )
 

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
-from labelcraft.models.layers import ACTIVATIONS, MLP, TargetAttention
+from labelcraft.models.layers import ACTIVATIONS, MLP, FieldEmbeddings, TargetAttention
 from labelcraft.models.registry import register_model
 
 
@@ -41,10 +41,11 @@ class DINConfig:
 class DIN(nn.Module):
     """DIN: candidate-item attention over the user's history, then an MLP.
 
-    Item representation = concat(video, duration bucket, tag) embeddings ``[3D]``. The MLP input
-    is concat(user ``[D]``, candidate item ``[3D]``, attention-pooled history ``[3D]``) ``[7D]``;
-    the MLP (``mlp_hidden`` with the configured activation) ends in ``n_heads`` logits, passed
-    through a sigmoid: one score in [0, 1] per label head.
+    With U user and I item fields (``spec``) and embedding dimension D: the item representation
+    is the concatenation of its field embeddings ``[I*D]``; the MLP input is concat(user fields
+    ``[U*D]``, candidate item ``[I*D]``, attention-pooled history ``[I*D]``); the MLP
+    (``mlp_hidden`` with the configured activation) ends in ``n_heads`` logits, passed through
+    a sigmoid: one score in [0, 1] per label head.
     """
 
     config_class: ClassVar[type] = DINConfig
@@ -55,28 +56,16 @@ class DIN(nn.Module):
             raise ValueError(f"n_heads must be >= 1, got {n_heads}")
         d = config.embedding_dim
         self.spec, self.config, self.n_heads = spec, config, n_heads
-        self.user_embedding = nn.Embedding(spec.n_users, d, padding_idx=0)
-        self.video_embedding = nn.Embedding(spec.n_videos, d, padding_idx=0)
-        self.bucket_embedding = nn.Embedding(spec.n_buckets, d, padding_idx=0)
-        self.tag_embedding = nn.Embedding(spec.n_tags, d, padding_idx=0)
-        self.attention = TargetAttention(3 * d, config.attention_hidden, config.activation)
-        self.mlp = MLP(7 * d, config.mlp_hidden, n_heads, config.activation)
-
-    def item_embedding(
-        self, video: torch.Tensor, bucket: torch.Tensor, tag: torch.Tensor
-    ) -> torch.Tensor:
-        """Ids ``[...]`` -> item representation ``[..., 3D]``."""
-        return torch.cat(
-            [self.video_embedding(video), self.bucket_embedding(bucket), self.tag_embedding(tag)],
-            dim=-1,
-        )
+        self.embeddings = FieldEmbeddings(spec, d)
+        item = len(spec.item_fields) * d
+        self.attention = TargetAttention(item, config.attention_hidden, config.activation)
+        self.mlp = MLP(len(spec.user_fields) * d + 2 * item, config.mlp_hidden, n_heads,
+                       config.activation)
 
     def forward(self, batch: RecBatch) -> torch.Tensor:
         """Per-head scores in [0, 1]: ``[B, n_heads]``."""
-        candidate = self.item_embedding(batch.video, batch.bucket, batch.tag)  # [B, 3D]
-        history = self.item_embedding(
-            batch.history_video, batch.history_bucket, batch.history_tag
-        )  # [B, L, 3D]
-        pooled = self.attention(candidate, history, batch.history_mask)  # [B, 3D]
-        features = torch.cat([self.user_embedding(batch.user), candidate, pooled], dim=-1)
-        return torch.sigmoid(self.mlp(features))
+        candidate = self.embeddings.items(batch).flatten(-2)  # [B, I*D]
+        history = self.embeddings.history(batch).flatten(-2)  # [B, L, I*D]
+        pooled = self.attention(candidate, history, batch.history_mask)  # [B, I*D]
+        user = self.embeddings.users(batch).flatten(-2)  # [B, U*D]
+        return torch.sigmoid(self.mlp(torch.cat([user, candidate, pooled], dim=-1)))

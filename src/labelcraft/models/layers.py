@@ -1,11 +1,14 @@
-"""Building blocks of the CTR backbones: Dice activation, MLP and DIN target attention."""
+"""Building blocks of the CTR backbones: Dice activation, MLP, DIN target attention and the
+per-field embedding tables."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import torch
 from torch import nn
+
+from labelcraft.models.batch import ModelSpec, RecBatch
 
 ACTIVATIONS = ("dice", "relu")
 
@@ -114,3 +117,34 @@ class TargetAttention(nn.Module):
         q = query.index_select(0, batch_index)  # [N, D]
         weights = self.unit(torch.cat([q, k, q - k, q * k], dim=-1))  # [N, 1]
         return query.new_zeros(query.shape).index_add(0, batch_index, weights * k)
+
+
+class FieldEmbeddings(nn.Module):
+    """One embedding table per field of a `ModelSpec` (dimension D, index 0 = padding).
+
+    Tables are created in the spec's field order (user fields, then item fields, as
+    `ID_FIELDS` declares them), so a seeded model draws the same initial weights for the same
+    fields.
+    """
+
+    def __init__(self, spec: ModelSpec, dim: int) -> None:
+        super().__init__()
+        self.spec, self.dim = spec, dim
+        self.tables = nn.ModuleDict({name: nn.Embedding(size, dim, padding_idx=0)
+                                     for name, size in spec.vocab_sizes.items()})
+
+    def fields(self, ids: Mapping[str, torch.Tensor], names: tuple[str, ...]) -> torch.Tensor:
+        """Embeddings of fields ``names`` stacked: ids ``[...]`` -> ``[..., len(names), D]``."""
+        return torch.stack([self.tables[name](ids[name]) for name in names], dim=-2)
+
+    def users(self, batch: RecBatch) -> torch.Tensor:
+        """User fields of the candidates ``[B, U, D]``."""
+        return self.fields(batch.ids, self.spec.user_fields)
+
+    def items(self, batch: RecBatch) -> torch.Tensor:
+        """Item fields of the candidates ``[B, I, D]``."""
+        return self.fields(batch.ids, self.spec.item_fields)
+
+    def history(self, batch: RecBatch) -> torch.Tensor:
+        """Item fields of the history ``[B, L, I, D]`` (padding rows are the zero vectors)."""
+        return self.fields(batch.history, self.spec.item_fields)

@@ -21,6 +21,7 @@ def build_model_inputs(
     pd.DataFrame,
     pd.DataFrame,
     pd.DataFrame,
+    pd.DataFrame,
     dict[str, Any],
 ]:
     """Build every model input of one source (see ``labelcraft.features.build``)."""
@@ -31,6 +32,7 @@ def build_model_inputs(
         features.vocab_users,
         features.vocab_videos,
         features.vocab_tags,
+        features.vocab_authors,
         features.duration_buckets,
         features.eval_groups_valid,
         features.eval_groups_test,

@@ -23,6 +23,7 @@ def create_pipeline(**kwargs) -> Pipeline:
                     "vocab_users",
                     "vocab_videos",
                     "vocab_tags",
+                    "vocab_authors",
                     "duration_buckets",
                     "eval_groups_valid",
                     "eval_groups_test",
