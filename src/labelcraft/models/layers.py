@@ -148,3 +148,21 @@ class FieldEmbeddings(nn.Module):
     def history(self, batch: RecBatch) -> torch.Tensor:
         """Item fields of the history ``[B, L, I, D]`` (padding rows are the zero vectors)."""
         return self.fields(batch.history, self.spec.item_fields)
+
+    def pooled_history(self, batch: RecBatch) -> torch.Tensor:
+        """Mean over the real history items of each item field ``[B, I, D]`` (zeros for an empty
+        history): the pooled history fields of the non-sequential backbones."""
+        mask = batch.history_mask.unsqueeze(-1).unsqueeze(-1).to(self.tables[
+            self.spec.item_fields[0]].weight.dtype)  # [B, L, 1, 1]
+        total = (self.history(batch) * mask).sum(dim=1)  # [B, I, D]
+        return total / mask.sum(dim=1).clamp(min=1.0)
+
+    def field_matrix(self, batch: RecBatch) -> torch.Tensor:
+        """Every field of a candidate as one row ``[B, F, D]``, F = U + 2I: the user fields, the
+        item fields, the pooled history fields (the input of the non-sequential backbones)."""
+        return torch.cat([self.users(batch), self.items(batch), self.pooled_history(batch)],
+                         dim=1)
+
+    def n_fields(self) -> int:
+        """F of `field_matrix`."""
+        return len(self.spec.user_fields) + 2 * len(self.spec.item_fields)
