@@ -47,6 +47,7 @@ def tiny_interactions(
     for flag in (*FLAGS, "is_profile_enter"):
         frame[flag] = (rng.random(n) < 0.1 + 0.3 * (affinity > 0.5)).astype(np.int8)
     frame["long_view"] = (play_ms >= np.minimum(duration_ms, 18_000)).astype(np.int8)
+    frame["is_click"] = (share > 0.5).astype(np.int8)  # no draw: the other columns keep theirs
     return frame
 
 

@@ -108,7 +108,9 @@ def test_every_method_is_reported_with_the_schema(experiment) -> None:
         assert report["n_interactions"] == len(groups)
         for method, entry in report["methods"].items():
             metrics = entry["metrics"]
-            assert set(metrics) == {"NWTG@10", "NEG@10", "DS@10", "AUC_EF", "AUC_long_view"}
+            ranking = {f"{kind}_{target}" for kind in ("AUC", "gAUC")
+                       for target in ("EF", "long_view", "click")}
+            assert set(metrics) == {"NWTG@10", "NEG@10", "DS@10", *ranking}
             for name in ("NWTG@10", "NEG@10", "DS@10"):
                 assert set(metrics[name]) == SUMMARY_FIELDS, (method, name)
                 assert metrics[name]["ci_low"] <= metrics[name]["mean"] <= metrics[name]["ci_high"]
@@ -116,6 +118,8 @@ def test_every_method_is_reported_with_the_schema(experiment) -> None:
             assert set(metrics["AUC_EF"]) == {
                 "value", "value_std", "n_seeds", "n_interactions", "n_positive"
             }  # fmt: skip
+            assert set(metrics["gAUC_click"]) == {"value", "value_std", "n_seeds", "n_users",
+                                                  "n_skipped"}
             assert [s["seed"] for s in entry["per_seed"]] == [0, 1]
             assert all(s["score_std"] >= 0 for s in entry["per_seed"])
             assert 0.0 <= metrics["NWTG@10"]["mean"] <= 1.0

@@ -45,7 +45,7 @@ def make_interactions(
             "author_id": pd.array(np.asarray(video_id) % 5 + 1, dtype="Int64"),
         }
     )
-    for flag in (*FLAGS, "is_profile_enter"):
+    for flag in (*FLAGS, "is_profile_enter", "is_click"):
         frame[flag] = np.asarray(flags.get(flag, [0] * n), dtype=np.int8)
     return frame
 

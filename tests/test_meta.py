@@ -429,7 +429,7 @@ def test_validation_scores_are_eval_mode_per_user() -> None:
         mask = both.mask[user : user + 1]
         cut = both.batch.slice(start, stop)
         outcomes = EvalOutcomes(*(getattr(both.outcomes, f)[user : user + 1]
-                                  for f in EvalOutcomes.__dataclass_fields__))
+                                  for f in ("watch_time", "ef", "duration_s", "long_view")))
         return ValidBatch(mask, cut, outcomes)
 
     config = MetaConfig(k=2, epsilon=0.05)

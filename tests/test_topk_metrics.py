@@ -16,6 +16,7 @@ from labelcraft.evaluation import (
     EvalOutcomes,
     auc,
     evaluate_rankings,
+    group_auc,
     random_scores,
     rank_order,
     summarise_over_seeds,
@@ -197,6 +198,19 @@ def test_auc_masks_padding_and_handles_bad_targets(caplog: pytest.LogCaptureFixt
         auc(np.array([0.2, 0.3]), np.array([0, 2]))
 
 
+def test_group_auc_by_hand() -> None:
+    """User 0 (3 items): AUC 1.0; user 1 (4 items): positives 0.2, 0.6 vs negatives 0.4, 0.1 ->
+    pairs won 0.2>0.1, 0.6>0.4, 0.6>0.1 -> 3/4; user 2 all negative: skipped; padding ignored.
+    gAUC = (3 * 1.0 + 4 * 0.75) / 7."""
+    scores = torch.tensor([[0.9, 0.1, 0.2, 5.0], [0.2, 0.6, 0.4, 0.1], [0.3, 0.2, 0.0, 0.0]])
+    target = torch.tensor([[1.0, 0.0, 0.0, 1.0], [1.0, 1.0, 0.0, 0.0], [0.0, 0.0, 0.0, 0.0]])
+    mask = torch.tensor([[1, 1, 1, 0], [1, 1, 1, 1], [1, 1, 0, 0]], dtype=torch.bool)
+    result = group_auc(scores, target, mask)
+    assert result["value"] == pytest.approx((3 * 1.0 + 4 * 0.75) / 7)
+    assert (result["n_users"], result["n_skipped"]) == (2, 1)
+    assert math.isnan(group_auc(scores, torch.zeros_like(target), mask)["value"])
+
+
 # --- summaries -------------------------------------------------------------------------------
 
 
@@ -282,7 +296,9 @@ def test_evaluate_rankings_report() -> None:
     rows, mask, outcomes = make_outcomes()
     scores = outcomes.watch_time + 0.5 * outcomes.ef  # ideal for watch time
     report = evaluate_rankings(scores, mask, outcomes, k=3, n_boot=100, seed=0)
-    assert set(report) == {"NWTG@3", "NEG@3", "DS@3", "AUC_EF", "AUC_long_view"}
+    assert set(report) == {"NWTG@3", "NEG@3", "DS@3", "AUC_EF", "AUC_long_view", "gAUC_EF",
+                           "gAUC_long_view"}  # no click column in this feedback
+    assert report["gAUC_long_view"] == {"value": 1.0, "n_users": 2, "n_skipped": 0}
     json.dumps(report)
     assert report["NWTG@3"]["mean"] == 1.0 and report["NWTG@3"]["n_users"] == 2
     # user 0 top 3 durations 60, 30, 20: mean 36.667, std sqrt((544.4+44.4+277.8)/3) = 16.997

@@ -1,4 +1,4 @@
-"""Ranking evaluation: per-user top-k metrics, AUC, summaries over users and seeds."""
+"""Ranking evaluation: per-user top-k metrics, AUC and gAUC, summaries over users and seeds."""
 
 from labelcraft.evaluation.report import (
     SEED_FIELDS,
@@ -6,6 +6,7 @@ from labelcraft.evaluation.report import (
     EvalOutcomes,
     auc,
     evaluate_rankings,
+    group_auc,
     random_scores,
     summarise_over_seeds,
     summarise_users,
@@ -24,6 +25,7 @@ __all__ = [
     "auc",
     "duration_std_at_k",
     "evaluate_rankings",
+    "group_auc",
     "normalised_gain_at_k",
     "random_scores",
     "rank_order",

@@ -77,6 +77,22 @@ def auc(scores: Array, target: Array, mask: Array | None = None) -> float:
     return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
+def group_auc(scores: Array, target: Array, mask: Array) -> dict[str, float | int]:
+    """gAUC over users: each user's AUC (`auc` on the user's real slots of ``[G, M]``) weighted
+    by the user's number of real slots (impressions); users whose slots are all one class are
+    skipped. {value (NaN when every user is skipped), n_users (counted), n_skipped}."""
+    s, t = _numpy(scores).astype(np.float64), _numpy(target)
+    m = _numpy(mask).astype(bool)
+    positives, counts = (t * m).sum(axis=1), m.sum(axis=1)
+    counted = np.flatnonzero((positives > 0) & (positives < counts))
+    if len(counted) == 0:
+        return {"value": float("nan"), "n_users": 0, "n_skipped": int(len(m))}
+    values = np.array([auc(s[g], t[g], m[g]) for g in counted])
+    weights = counts[counted].astype(np.float64)
+    return {"value": float((values * weights).sum() / weights.sum()), "n_users": len(counted),
+            "n_skipped": int(len(m) - len(counted))}
+
+
 def summarise_users(
     values: Array,
     weights: Array,
@@ -162,6 +178,12 @@ class EvalOutcomes:
     ef: torch.Tensor
     duration_s: torch.Tensor
     long_view: torch.Tensor
+    click: torch.Tensor | None = None  # when the feedback has a click column
+
+    def targets(self) -> dict[str, torch.Tensor]:
+        """The 0/1 targets of the ranking metrics (AUC, gAUC) by name: EF, long_view, click."""
+        named = {"EF": self.ef, "long_view": self.long_view, "click": self.click}
+        return {name: value for name, value in named.items() if value is not None}
 
     @classmethod
     def from_feedback(cls, rows: Array, mask: Array, feedback: pd.DataFrame) -> EvalOutcomes:
@@ -183,6 +205,8 @@ class EvalOutcomes:
             ef=gather(engagement_label(like, follow, comment)),
             duration_s=gather(duration),
             long_view=gather(long_view),
+            click=(gather(feedback["click"].to_numpy(np.float64)) if "click" in feedback
+                   else None),
         )
 
 
@@ -199,7 +223,8 @@ def evaluate_rankings(
     """JSON-able report of one ranking `scores` `[G, M]` over the eval groups.
 
     {f"NWTG@{k}", f"NEG@{k}", f"DS@{k}": SUMMARY_KEYS (weights = real items per user),
-     "AUC_EF", "AUC_long_view": {value, n_interactions, n_positive}}.
+     "AUC_EF", "AUC_long_view", "AUC_click": {value, n_interactions, n_positive},
+     "gAUC_EF", "gAUC_long_view", "gAUC_click": `group_auc`} (click: when the outcomes have it).
     """
     m = torch.as_tensor(mask, dtype=torch.bool)
     per_user = topk_metrics(scores, m, outcomes.watch_time, outcomes.ef, outcomes.duration_s, k=k)
@@ -208,10 +233,13 @@ def evaluate_rankings(
         name: summarise_users(values, weights, n_boot=n_boot, seed=seed, level=level)
         for name, values in per_user.items()
     }
-    for name, target in (("AUC_EF", outcomes.ef), ("AUC_long_view", outcomes.long_view)):
-        report[name] = {
+    targets = outcomes.targets()
+    for name, target in targets.items():
+        report[f"AUC_{name}"] = {
             "value": auc(scores, target, m),
             "n_interactions": int(m.sum()),
             "n_positive": int(target[m].sum()),
         }
+    for name, target in targets.items():
+        report[f"gAUC_{name}"] = group_auc(scores, target, m)
     return report

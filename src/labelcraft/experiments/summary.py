@@ -17,7 +17,7 @@ import numpy as np
 from labelcraft.evaluation import summarise_over_seeds, summarise_users
 
 INTERVAL_KEYS = ("ci_low", "ci_high", "weighted_ci_low", "weighted_ci_high", "n_users")
-AUC_COUNT_KEYS = ("n_interactions", "n_positive")
+AUC_COUNT_KEYS = ("n_interactions", "n_positive", "n_users", "n_skipped")
 
 
 def summarise_seeds(

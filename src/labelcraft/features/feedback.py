@@ -13,6 +13,7 @@ FLAG_SOURCES: dict[str, str] = {
     "forward": "is_forward",
     "hate": "is_hate",
     "long_view": "long_view",
+    "click": "is_click",
 }
 FEEDBACK_COLUMNS: tuple[str, ...] = (
     "play_time_s",

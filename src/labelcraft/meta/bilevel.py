@@ -132,7 +132,8 @@ class ValidBatch:
         width = int(mask.sum(dim=1).max()) if len(users) else 0
         mask = mask[:, :width]
         rows = groups.rows[users, :width][mask]
-        cut = EvalOutcomes(*(getattr(outcomes, field.name)[users, :width]
+        cut = EvalOutcomes(*(None if getattr(outcomes, field.name) is None
+                             else getattr(outcomes, field.name)[users, :width]
                              for field in dataclasses.fields(EvalOutcomes)))
         return cls(mask, make_batch(tensors, rows, history_length), cut)
 
