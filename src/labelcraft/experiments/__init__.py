@@ -1,6 +1,12 @@
 """The comparison grid of training-label methods on registry backbones, and its reports."""
 
 from labelcraft.experiments.ablations import ABLATIONS, LabelCraftVariants, ablate
+from labelcraft.experiments.benchmark_tables import (
+    RESULT_COLUMNS,
+    matrix,
+    matrix_markdown,
+    tidy_results,
+)
 from labelcraft.experiments.cells import (
     CellOutputs,
     LabelCraftOutputs,
@@ -38,6 +44,10 @@ from labelcraft.experiments.summary import summarise_seeds
 from labelcraft.experiments.truth import satisfaction_gains, satisfaction_of_rows, truth_agreement
 
 __all__ = [
+    "RESULT_COLUMNS",
+    "matrix",
+    "matrix_markdown",
+    "tidy_results",
     "ABLATIONS",
     "ALL_METHODS",
     "LABELCRAFT",

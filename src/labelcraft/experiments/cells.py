@@ -271,12 +271,13 @@ def evaluate_cell(
     seeds: Sequence[int],
     k: int,
     config: ReportConfig,
+    backbone: str = "",
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The cell's valid and test reports (`split_report`) from its saved score tables."""
     epochs = best_epochs(history, seeds)
     return tuple(  # type: ignore[return-value]
         split_report(name, split, method, scores_from_table(table, split, seeds), epochs, seeds,
-                     k, config)
+                     k, config, backbone)
         for name, split, table in (("valid", valid, valid_scores), ("test", test, test_scores)))
 
 

@@ -46,12 +46,14 @@ def split_report(
     seeds: Sequence[int],
     k: int,
     config: ReportConfig,
+    backbone: str = "",
 ) -> dict[str, Any]:
     """Report of one split for one method: its seed summaries and per-seed reports.
 
     scores: one `[G, M]` score tensor per seed (in ``seeds`` order). Layout: {split, k, level,
-    n_boot, seeds, n_users, n_interactions, interval, methods: {method: {kind, heads, metrics:
-    {metric: summary}, per_seed: [{seed, best_epoch, score_std, metrics}]}}}; score_std is the
+    n_boot, seeds, n_users, n_interactions, interval, methods: {method: {method, backbone, kind,
+    heads, metrics: {metric: summary}, per_seed: [{seed, best_epoch, score_std, metrics}]}}}
+    (backbone: the cell's, "" outside a grid); score_std is the
     std of the seed's scores over real slots (about 0 when the model collapsed to a constant and
     ties rank in slot order). Summary fields: see `labelcraft.experiments.summary`.
     """
@@ -68,6 +70,8 @@ def split_report(
                for name in per_user[0]}
     kind = method_kind(method)
     entry = {
+        "method": method,
+        "backbone": backbone,
         "kind": kind,
         "heads": list(label_heads(method)) if kind in ("rule", "multi_task") else [],
         "metrics": summarise_seeds(reports, stacked, weights, n_boot=config.n_boot,

@@ -4,7 +4,14 @@ from labelcraft.reporting.plots import (
     duration_histograms,
     label_surface,
     leaderboard_bars,
+    matrix_heatmap,
     training_curves,
 )
 
-__all__ = ["duration_histograms", "label_surface", "leaderboard_bars", "training_curves"]
+__all__ = [
+    "duration_histograms",
+    "label_surface",
+    "leaderboard_bars",
+    "matrix_heatmap",
+    "training_curves",
+]

@@ -144,6 +144,24 @@ def leaderboard_bars(
     return figure
 
 
+def matrix_heatmap(means: pd.DataFrame, title: str) -> Figure:
+    """Heatmap of a backbones x methods table of means, each cell annotated with its value."""
+    figure = Figure(figsize=(1.1 * len(means.columns) + 2.5, 0.6 * len(means) + 1.8),
+                    layout="constrained")
+    ax = figure.add_subplot()
+    values = means.to_numpy(dtype=float)
+    image = ax.imshow(values, cmap="viridis", aspect="auto")
+    ax.set_xticks(np.arange(len(means.columns)), list(means.columns), rotation=45, ha="right")
+    ax.set_yticks(np.arange(len(means)), list(means.index))
+    for (row, column), value in np.ndenumerate(values):
+        if np.isfinite(value):
+            ax.text(column, row, f"{value:.4f}", ha="center", va="center", fontsize=7,
+                    color="white" if value < np.nanmean(values) else "black")
+    figure.colorbar(image, ax=ax)
+    ax.set_title(title)
+    return figure
+
+
 SURFACE_POINTS = 200  # watch-time grid points per curve
 
 

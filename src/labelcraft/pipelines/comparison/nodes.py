@@ -6,6 +6,7 @@ cell is built (``pipeline.py``), its data source too for the MLflow child runs.
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 import numpy as np
@@ -24,6 +25,8 @@ from labelcraft.experiments import (
     train_rule_cell,
 )
 from labelcraft.experiments.cells import States
+from labelcraft.experiments.reports import method_kind
+from labelcraft.experiments.run_card import resolved_backbone, run_card
 from labelcraft.features.split import TRAIN
 from labelcraft.recommender import EvalSet, TrainConfig
 from labelcraft.tracking.child_runs import MlflowSeedRuns
@@ -125,8 +128,39 @@ def evaluate(
     valid_report, test_report = evaluate_cell(
         method, valid, test, valid_scores, test_scores, history,
         seeds=GridConfig.from_dict(comparison).seeds, k=TrainConfig.from_dict(trainer).k,
-        config=ReportConfig.from_dict(evaluation))
+        config=ReportConfig.from_dict(evaluation), backbone=backbone)
     log = MlflowSeedRuns(source)
     for run in seed_runs(method, backbone, valid_report, test_report, history, weights):
         log(run)
     return valid_report, test_report
+
+
+def write_run_card(
+    valid_report: dict[str, Any],
+    test_report: dict[str, Any],
+    feature_spec: dict[str, Any],
+    backbone_params: dict[str, Any] | None,
+    trainer: dict[str, Any],
+    label_rules: dict[str, Any],
+    labelcraft: dict[str, Any],
+    history: pd.DataFrame | None = None,
+    *,
+    method: str,
+    backbone: str,
+) -> dict[str, Any]:
+    """The cell's reproducibility card (`labelcraft.experiments.run_card`): its configuration
+    resolved (defaults filled in, the features' history length), package versions, seeds,
+    per-seed metrics and per-epoch log."""
+    length = int(feature_spec["history_length"])
+    train = TrainConfig.from_dict(trainer).resolve_history_length(length)
+    configuration: dict[str, Any] = {"features": {"history_length": length,
+                                                  "fields": feature_spec.get("fields")}}
+    if method_kind(method) != "floor":
+        configuration |= {"backbone": resolved_backbone(backbone, backbone_params),
+                          "trainer": dataclasses.asdict(train)}
+    if method_kind(method) == "labelcraft":
+        variant = LabelCraftVariants.from_params(labelcraft, train).variants()[method]
+        configuration["labelcraft"] = dataclasses.asdict(variant.with_history_length(length))
+    elif method_kind(method) in ("rule", "multi_task"):
+        configuration["label_rules"] = label_rules or {}
+    return run_card(method, backbone, configuration, valid_report, test_report, history)

@@ -3,11 +3,13 @@
 A cell ``<source>.<backbone>.<method>`` (``kuairand.din.wt_ef``) is the template of its kind
 reused by namespace, as Kedro's starters reuse a modelling pipeline: rules ``fit_labels ->
 train -> evaluate``; LabelCraft and its ablations ``train`` (meta-training) ``-> evaluate``;
-the random floor ``train`` (its draw) ``-> evaluate``. Cells read the features stage's datasets
+the random floor ``train`` (its draw) ``-> evaluate``; every cell also writes its
+reproducibility card (``write_run_card``). Cells read the features stage's datasets
 of their source and write their own (``<namespace>.valid_scores``, ``.test_scores``,
-``.history``, ``.weights``, ``.valid_report``, ``.test_report``; LabelCraft ``.labels`` and
-``.labeler`` too); the reporting stage merges them. The cells come from the parameters
-(`cells_from_parameters`): ``comparison`` (backbones, methods) and ``labelcraft.ablations``.
+``.history``, ``.weights``, ``.valid_report``, ``.test_report``, ``.run_card``; LabelCraft
+``.labels`` and ``.labeler`` too); the reporting stage merges them. The cells come from the
+parameters (`cells_from_parameters`): ``comparison`` (backbones, methods) and
+``labelcraft.ablations``.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from labelcraft.pipelines.comparison.nodes import (
     fit_labels,
     meta_train,
     train_recommenders,
+    write_run_card,
 )
 from labelcraft.pipelines.run_parameters import pipeline_parameters
 from labelcraft.recommender import TrainConfig
@@ -70,6 +73,7 @@ def cell_template(cell: Cell, source: str) -> Pipeline:
                  ["valid_scores", "test_scores"], name="train"),
             Node(_bound(evaluate, **evaluated), EVAL_INPUTS, ["valid_report", "test_report"],
                  name="evaluate"),
+            _run_card_node(cell, []),
         ])
     if cell.kind == "labelcraft":
         train = Node(
@@ -89,7 +93,15 @@ def cell_template(cell: Cell, source: str) -> Pipeline:
         ]
     nodes.append(Node(_bound(evaluate, **evaluated), [*EVAL_INPUTS, "history", "weights"],
                       ["valid_report", "test_report"], name="evaluate"))
-    return Pipeline(nodes)
+    return Pipeline([*nodes, _run_card_node(cell, ["history"])])
+
+
+def _run_card_node(cell: Cell, extra: list[str]) -> Node:
+    """The cell's reproducibility card from its reports (and history)."""
+    return Node(_bound(write_run_card, method=cell.method, backbone=cell.backbone),
+                ["valid_report", "test_report", "feature_spec", f"params:backbones.{cell.backbone}",
+                 "params:trainer", "params:label_rules", "params:labelcraft", *extra],
+                "run_card", name="write_run_card")
 
 
 def cell_pipeline(cell: Cell, source: str) -> Pipeline:

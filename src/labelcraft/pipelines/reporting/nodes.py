@@ -11,8 +11,11 @@ from matplotlib.figure import Figure
 from labelcraft.experiments import (
     ReportConfig,
     leaderboard_markdown,
+    matrix,
+    matrix_markdown,
     merge_reports,
     rule_label_correlations,
+    tidy_results,
     truth_agreement,
 )
 from labelcraft.features.split import TRAIN
@@ -22,6 +25,7 @@ from labelcraft.reporting import (
     duration_histograms,
     label_surface,
     leaderboard_bars,
+    matrix_heatmap,
     training_curves,
 )
 
@@ -126,3 +130,21 @@ def correlate_labels_with_rules(labelcraft_labels: pd.DataFrame, model_inputs: p
     """The learned label's correlation with each rule's label on the train rows (CSV table)."""
     train_rows = (model_inputs["split"] == TRAIN).to_numpy().nonzero()[0]
     return rule_label_correlations(labelcraft_labels, feedback, train_rows, label_rules or {})
+
+
+def write_results_table(valid_metrics: dict[str, Any],
+                        test_metrics: dict[str, Any]) -> pd.DataFrame:
+    """``results.csv``: backbone, method, seed, split, metric, value of every cell."""
+    return tidy_results([valid_metrics, test_metrics])
+
+
+def write_matrix_leaderboard(test_metrics: dict[str, Any], trainer: dict[str, Any]) -> str:
+    """Backbones x label methods, test NWTG@k mean ± std over seeds (markdown)."""
+    return matrix_markdown(test_metrics, f"NWTG@{TrainConfig.from_dict(trainer).k}")
+
+
+def plot_matrix_leaderboard(test_metrics: dict[str, Any], trainer: dict[str, Any]) -> Figure:
+    """The same matrix as a heatmap of the means."""
+    metric = f"NWTG@{TrainConfig.from_dict(trainer).k}"
+    means, _ = matrix(test_metrics, metric)
+    return matrix_heatmap(means, f"test {metric}: backbone x label method")

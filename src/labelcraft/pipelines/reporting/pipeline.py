@@ -17,9 +17,12 @@ from labelcraft.pipelines.reporting.nodes import (
     plot_label_surface,
     plot_label_surface_ratio,
     plot_leaderboard,
+    plot_matrix_leaderboard,
     plot_training_curves,
     score_truth_agreement,
     write_leaderboard,
+    write_matrix_leaderboard,
+    write_results_table,
 )
 from labelcraft.pipelines.run_parameters import pipeline_parameters
 from labelcraft.sources import SIMULATED, SOURCES
@@ -100,6 +103,18 @@ PLOTS = Pipeline(
 )
 """The comparison's figures (``data/08_reporting/<source>/*.png``, logged to MLflow)."""
 
+BENCHMARK = Pipeline(
+    [
+        Node(write_results_table, ["valid_metrics", "test_metrics"], "benchmark_results",
+             name="write_results_table"),
+        Node(write_matrix_leaderboard, ["test_metrics", "params:trainer"], "benchmark_matrix",
+             name="write_matrix_leaderboard"),
+        Node(plot_matrix_leaderboard, ["test_metrics", "params:trainer"],
+             "benchmark_matrix_plot", name="plot_matrix_leaderboard"),
+    ]
+)
+"""The open-benchmarking tables (``data/08_reporting/<source>/benchmark/``)."""
+
 TRUTH = Pipeline(
     [
         Node(
@@ -138,7 +153,7 @@ def create_pipeline(**kwargs) -> Pipeline:
     labelcraft = next(cell for cell in cells if cell.method == LABELCRAFT)
     renamed |= {"labeler": f"{labelcraft.backbone}.{labelcraft.slug}.labeler",
                 "labelcraft_labels": f"{labelcraft.backbone}.{labelcraft.slug}.labels"}
-    common = merge + PLOTS
+    common = merge + PLOTS + BENCHMARK
     others = [source for source in SOURCES if source not in TRUTH_SOURCES]
     return per_source(common + _leaderboard(truth=False), others, stage="reporting",
                       datasets=renamed) + per_source(
