@@ -56,7 +56,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s", force=True)
     logging.getLogger("kedro").setLevel(logging.WARNING)
     catalog_config, parameters = _config()
-    cells = {f"{c.backbone}.{c.slug}": c for c in cells_from_parameters(parameters)}
+    cells = {c.local("")[:-1]: c for c in cells_from_parameters(parameters)}
     cell = cells[args.cell]
     merge = reporting_pipeline().only_nodes_with_namespaces([f"{args.source}.reporting"])
     merge = merge.filter(node_names=[n.name for n in merge.nodes if ".merge_" in n.name])

@@ -31,6 +31,14 @@ from tests.test_meta import fitted_labeler, random_feedback
 SPEC = ModelSpec({"user": 6, "video": 15, "duration_bucket": 5, "tag": 6, "author": 4})
 TINY: dict[str, dict] = {
     "din": {"embedding_dim": 3, "attention_hidden": [4], "mlp_hidden": [5]},
+    "dnn": {"embedding_dim": 3, "mlp_hidden": [5]},
+    "dcnv2": {"embedding_dim": 3, "num_cross_layers": 2, "low_rank": 2, "num_experts": 2,
+              "mlp_hidden": [5]},
+    "autoint": {"embedding_dim": 3, "num_heads": 2, "attention_dim": 2},
+    "autoint+": {"embedding_dim": 3, "num_heads": 2, "attention_dim": 2, "mlp_hidden": [5]},
+    "finalmlp": {"embedding_dim": 3, "mlp1_hidden": [6, 4], "mlp2_hidden": [5, 2],
+                 "gate_hidden": [3], "num_heads": 2},
+    "fcn": {"embedding_dim": 3, "num_deep_cross_layers": 2, "num_shallow_cross_layers": 2},
 }
 """Tiny hyper-parameters per backbone (defaults for a backbone not listed)."""
 SCALES = OutcomeScales(watch_time=PiecewiseScale(b=20.0, max=60.0),

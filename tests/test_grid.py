@@ -93,7 +93,7 @@ def test_a_cell_reads_its_source_and_writes_its_namespace() -> None:
                         ("model_inputs", "feedback", "eval_groups_valid", "eval_groups_test",
                          "feature_spec")}
     rule = {node.name.rsplit(".", 1)[1] for node in cell_pipeline(Cell("din", "WT"), "s").nodes}
-    assert rule == {"fit_labels", "train", "evaluate"}
+    assert rule == {"fit_labels", "train", "evaluate", "write_run_card"}
 
 
 def test_cells_are_independent_and_seeded() -> None:

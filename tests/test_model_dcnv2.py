@@ -12,9 +12,9 @@ from torch.func import functional_call, jvp
 
 from labelcraft.models import MODEL_REGISTRY, build_model, label_loss
 from labelcraft.models.dcnv2 import (  # importing registers "dcnv2"
+    CrossLayer,
     DCNv2,
     DCNv2Config,
-    CrossLayer,
     LowRankMixtureCrossLayer,
 )
 from tests.synthetic_features import four_field_spec, random_batch
@@ -105,15 +105,16 @@ def test_low_rank_mixture_cross_layer_is_the_formula_by_hand() -> None:
     x = torch.tensor([[0.3, 0.1, -0.7], [2.0, -1.0, 0.25]])
     assert layer.gate is not None
     rows = []
-    for n in range(2):
-        logits = [float(layer.gate.weight[i] @ x[n]) for i in range(2)]
-        gate = [math.exp(v) / sum(math.exp(u) for u in logits) for v in logits]
-        row = x[n].clone()
-        for i in range(2):
-            z = torch.tanh(layer.v[i].T @ x[n])  # [r]
-            z = torch.tanh(layer.c[i] @ z)  # [r]
-            row = row + gate[i] * x0[n] * (layer.u[i] @ z + layer.bias)
-        rows.append(row)
+    with torch.no_grad():
+        for n in range(2):
+            logits = [float(layer.gate.weight[i] @ x[n]) for i in range(2)]
+            gate = [math.exp(v) / sum(math.exp(u) for u in logits) for v in logits]
+            row = x[n].clone()
+            for i in range(2):
+                z = torch.tanh(layer.v[i].T @ x[n])  # [r]
+                z = torch.tanh(layer.c[i] @ z)  # [r]
+                row = row + gate[i] * x0[n] * (layer.u[i] @ z + layer.bias)
+            rows.append(row)
     torch.testing.assert_close(layer(x0, x), torch.stack(rows))
     assert layer.experts(x0, x).shape == (2, 2, 3)
     torch.testing.assert_close(layer.gate_weights(x).sum(-1), torch.ones(2))

@@ -30,7 +30,7 @@ from labelcraft.experiments.config import (
     is_labelcraft,
 )
 from labelcraft.experiments.data import ComparisonData, model_spec_from_features
-from labelcraft.experiments.grid import Cell, grid_cells, method_slug
+from labelcraft.experiments.grid import Cell, backbone_slug, grid_cells, method_slug
 from labelcraft.experiments.label_agreement import rule_label_correlations
 from labelcraft.experiments.leaderboard import format_summary, leaderboard_markdown, undominated
 from labelcraft.experiments.reports import (
@@ -63,6 +63,7 @@ __all__ = [
     "SeedRun",
     "SeedRunCallback",
     "ablate",
+    "backbone_slug",
     "evaluate_cell",
     "fit_rule_labels",
     "floor_scores",

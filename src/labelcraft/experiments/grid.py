@@ -1,6 +1,7 @@
 """The cells of the comparison grid: one per backbone and label method, named for Kedro.
 
-A cell's namespace is ``<source>.<backbone>.<slug>`` (``kuairand.din.wt_ef``); the list of
+A cell's namespace is ``<source>.<backbone>.<slug>`` (``kuairand.din.wt_ef``,
+``kuairand.autoint_plus.labelcraft``); the list of
 cells comes from the parameters, so a new rule, ablation or backbone adds cells and no code.
 """
 
@@ -11,6 +12,11 @@ from dataclasses import dataclass
 
 from labelcraft.experiments.config import LABELCRAFT, RANDOM, GridConfig
 from labelcraft.experiments.reports import method_kind
+
+
+def backbone_slug(backbone: str) -> str:
+    """The namespace part of a backbone: "autoint+" -> "autoint_plus"."""
+    return backbone.lower().replace("+", "_plus")
 
 
 def method_slug(method: str) -> str:
@@ -37,8 +43,13 @@ class Cell:
         return method_kind(self.method)
 
     def namespace(self, source: str) -> str:
-        """``<source>.<backbone>.<slug>``."""
-        return f"{source}.{self.backbone}.{self.slug}"
+        """``<source>.<backbone slug>.<slug>``."""
+        return f"{source}.{self.local('')}"[:-1]
+
+    def local(self, dataset: str) -> str:
+        """A dataset of the cell, named within its source: ``<backbone slug>.<slug>.<dataset>``
+        (`backbone_slug`, `method_slug`)."""
+        return f"{backbone_slug(self.backbone)}.{self.slug}.{dataset}"
 
     def report_name(self, several_backbones: bool) -> str:
         """Its key in the merged reports: the method, or "<backbone>/<method>" when the grid

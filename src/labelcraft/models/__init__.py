@@ -1,5 +1,16 @@
-"""Recommender backbones (DIN first) behind a name-keyed registry, with their batch and losses."""
+"""Recommender backbones behind a name-keyed registry, with their batch and losses.
 
+Importing this package registers every backbone: din, dnn, dcnv2, autoint, autoint+, finalmlp,
+fcn.
+"""
+
+from labelcraft.models import (  # noqa: F401 (registers the backbones)
+    autoint,
+    dcnv2,
+    dnn,
+    fcn,
+    finalmlp,
+)
 from labelcraft.models.batch import ModelSpec, RecBatch, make_batch
 from labelcraft.models.din import DIN, DINConfig
 from labelcraft.models.layers import MLP, Dice, TargetAttention

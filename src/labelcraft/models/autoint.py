@@ -146,7 +146,7 @@ class AutoInt(nn.Module):
         self.spec, self.config, self.n_heads = spec, config, n_heads
         self.embeddings = FieldEmbeddings(spec, config.embedding_dim)
         width = config.embedding_dim
-        layers = []
+        layers: list[MultiHeadSelfAttention] = []
         for _ in range(config.num_layers):
             layers.append(MultiHeadSelfAttention(width, config.attention_dim, config.num_heads,
                                                  config.use_scale, config.dropout))

@@ -10,7 +10,8 @@ Cross layer (as the authors' FuxiCTR code implements the paper's Self-Mask). For
   about half of the entries are zeroed and the rest are scaled by their normalised value;
 - ``z = concat(h, Mask(g)) + b`` (``b [d]``): half of the units are linear, half self-masked
   (for an even d exactly FuxiCTR's ``concat(H, H * ReLU(LN(H)))``; for an odd d the masked half
-  has one unit less);
+  has one unit less); the bias is added after the mask, as in the authors' code (the paper
+  writes ``Mask(W c + b)``), and starts uniform in [0, 1);
 - LCN: ``c' = x0 * z + c`` (order +1 per layer); ECN: ``c' = c * z + c`` (order doubles).
 
 The mask is a deterministic function of the candidate's own vector (no batch statistics) and is

@@ -44,7 +44,7 @@ def merge_pipeline(cells: Sequence[Cell]) -> tuple[Pipeline, dict[str, str]]:
 
     def local(index: int, dataset: str) -> str:
         cell = cells[index]
-        renamed[f"{dataset}_{index}"] = f"{cell.backbone}.{cell.slug}.{dataset}"
+        renamed[f"{dataset}_{index}"] = cell.local(dataset)
         return f"{dataset}_{index}"
 
     def merged(func: Callable[..., Any], dataset: str, indices: list[int], output: str) -> Node:
@@ -151,8 +151,8 @@ def create_pipeline(**kwargs) -> Pipeline:
     cells = cells_from_parameters(pipeline_parameters())
     merge, renamed = merge_pipeline(cells)
     labelcraft = next(cell for cell in cells if cell.method == LABELCRAFT)
-    renamed |= {"labeler": f"{labelcraft.backbone}.{labelcraft.slug}.labeler",
-                "labelcraft_labels": f"{labelcraft.backbone}.{labelcraft.slug}.labels"}
+    renamed |= {"labeler": labelcraft.local("labeler"),
+                "labelcraft_labels": labelcraft.local("labels")}
     common = merge + PLOTS + BENCHMARK
     others = [source for source in SOURCES if source not in TRUTH_SOURCES]
     return per_source(common + _leaderboard(truth=False), others, stage="reporting",
