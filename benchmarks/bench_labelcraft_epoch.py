@@ -8,7 +8,7 @@ the upper gradient reused ``upper_every`` times): the same LabelCraft configurat
 value by default), one epoch, and the torch threads. Times, each the best of ``--repeats`` runs
 from the same seeded model (the machine may be shared):
 
-- plain: one shuffled DIN epoch on the WT label (``bench_din_epoch.one_epoch``: forward,
+- plain: one shuffled DIN epoch on the WT label (``bench_backbone_epoch.one_epoch``: forward,
   backward, Adam step per batch, no validation), at the configured batch size;
 - LabelCraft: ``train_labelcraft`` for one epoch; its train pass (``train_seconds``) and the
   whole epoch with the validation scoring (``seconds``).
@@ -31,26 +31,15 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from bench_din_epoch import one_epoch
-from kedro.config import OmegaConfigLoader
-from saved_features import load_features
+from bench_backbone_epoch import one_epoch
+from saved_features import load_features, parameters
 
-from labelcraft import settings
 from labelcraft.experiments import GridConfig, LabelCraftVariants
 from labelcraft.labels import fit_labels
 from labelcraft.meta.meta_training import LabelCraftConfig, train_labelcraft
 from labelcraft.recommender import TrainConfig, build_seeded_model, score_groups
 
 logger = logging.getLogger("bench_labelcraft_epoch")
-CONF = Path(__file__).resolve().parents[1] / "conf"
-
-
-def parameters(env: str) -> dict:
-    """The project's parameters in configuration environment ``env`` (as `kedro run --env`)."""
-    loader = OmegaConfigLoader(str(CONF), base_env="base", default_run_env=env,
-                               **{key: value for key, value in settings.CONFIG_LOADER_ARGS.items()
-                                  if key not in ("base_env", "default_run_env")})
-    return loader["parameters"]
 
 
 @dataclass(frozen=True)

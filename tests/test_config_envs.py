@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 from kedro.config import OmegaConfigLoader
 
 from labelcraft import settings
 from labelcraft.experiments import GridConfig, LabelCraftVariants
+from labelcraft.models import MODEL_REGISTRY
 from labelcraft.recommender import TrainConfig
 
 CONF = Path(__file__).resolve().parents[1] / "conf"
@@ -41,3 +43,18 @@ def test_test_environment_is_a_delta_too() -> None:
     assert test["labelcraft"]["meta"]["objective_set"] == "metrics"
     assert test["label_rules"] == base["label_rules"]
     assert test["trainer"]["eval_metric"] == base["trainer"]["eval_metric"]
+
+
+def test_zoo_environment_lists_every_backbone_with_valid_parameters() -> None:
+    """conf/zoo: at least five backbones, each registered, its parameters and its search
+    space made of the config's own fields; conf/base keeps DIN alone (the quick demo)."""
+    base, zoo = parameters("local"), parameters("zoo")
+    assert GridConfig.from_dict(base["comparison"]).backbones == ("din",)
+    backbones = GridConfig.from_dict(zoo["comparison"]).backbones
+    assert len(backbones) >= 5 and set(backbones) <= set(MODEL_REGISTRY)
+    for name in backbones:
+        fields = {field.name for field in dataclasses.fields(MODEL_REGISTRY[name].config_class)}
+        assert set(zoo["backbones"][name]) <= fields, name
+        assert set(zoo["tuning"][name]) <= fields, name
+    assert zoo["trainer"] == base["trainer"]  # the default budget
+    assert "author" in zoo["features"]["fields"] and "author" not in base["features"]["fields"]
