@@ -80,7 +80,7 @@ def main() -> None:
     logger.info("best (trial %d, valid %.4f), for backbones.%s: %s", best["trial"],
                 best[f"valid_{trainer.eval_metric}"], args.backbone,
                 yaml.safe_dump({**base, **json.loads(best["parameters"])},
-                               default_flow_style=True).strip())
+                               default_flow_style=True, width=1000).strip())
 
 
 if __name__ == "__main__":
