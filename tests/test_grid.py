@@ -18,13 +18,16 @@ from labelcraft.experiments import (
     ALL_METHODS,
     LABELCRAFT,
     RANDOM,
+    RESULT_COLUMNS,
     Cell,
     GridConfig,
     floor_scores,
     grid_cells,
     long_scores,
+    matrix_markdown,
     method_slug,
     scores_from_table,
+    tidy_results,
 )
 from labelcraft.pipelines import run_parameters
 from labelcraft.pipelines.comparison.pipeline import cell_pipeline, cells_from_parameters
@@ -180,3 +183,26 @@ def test_cell_datasets_resolve_to_their_folders(name: str, path: str) -> None:
     otherwise claim ``kuairand.din.wt.test_scores``)."""
     described = str(_catalog().get(name)._describe())
     assert path in described, described
+
+
+def test_benchmark_tables_by_hand() -> None:
+    """Two backbones, two rules and the floor: the tidy rows, the matrix and the rank lines."""
+    def entry(backbone: str, method: str, kind: str, mean: float) -> dict:
+        seed = {"seed": 0, "metrics": {"NWTG@10": {"mean": mean}, "AUC_EF": {"value": 0.6}}}
+        return {"backbone": backbone, "method": method, "kind": kind, "per_seed": [seed],
+                "metrics": {"NWTG@10": {"mean": mean, "mean_std": 0.01}}}
+
+    report = {"split": "test", "seeds": [0], "n_users": 5, "methods": {
+        "din/WT": entry("din", "WT", "rule", 0.5), "din/EF": entry("din", "EF", "rule", 0.4),
+        "din/random": entry("din", RANDOM, "floor", 0.45),
+        "dnn/WT": entry("dnn", "WT", "rule", 0.3), "dnn/EF": entry("dnn", "EF", "rule", 0.6),
+        "dnn/random": entry("dnn", RANDOM, "floor", 0.45)}}
+    tidy = tidy_results([report])
+    assert list(tidy.columns) == list(RESULT_COLUMNS) and len(tidy) == 12
+    assert tidy.query("backbone == 'dnn' and method == 'EF' and metric == 'NWTG@10'")[
+        "value"].item() == 0.6
+    text = matrix_markdown(report, "NWTG@10")
+    assert "| din | **0.5000 ± 0.0100** | 0.4000 ± 0.0100 | 0.4500 ± 0.0100 |" in text
+    assert "| dnn | 0.3000 ± 0.0100 | **0.6000 ± 0.0100** |" in text
+    assert "| din | 1 | 2 |" in text and "| dnn | 2 | 1 |" in text
+    assert "(1 pairs): mean -1.00" in text

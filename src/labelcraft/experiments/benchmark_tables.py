@@ -10,6 +10,7 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 RESULT_COLUMNS = ("backbone", "method", "seed", "split", "metric", "value")
@@ -69,4 +70,24 @@ def matrix_markdown(report: Mapping[str, Any], metric: str) -> str:
             text = f"{value:.4f}" + ("" if math.isnan(std) else f" ± {std:.4f}")
             cells.append(f"**{text}**" if method == best else text)
         lines.append(f"| {backbone} | " + " | ".join(cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + rank_agreement(means, entries)) + "\n"
+
+
+def rank_agreement(means: pd.DataFrame, entries: Mapping[tuple[str, str], Any]) -> list[str]:
+    """Lines on whether the label methods rank alike on every backbone: each trained method's
+    rank per backbone (1 = best) and the Spearman correlation of the method order between
+    every pair of backbones (none with one backbone)."""
+    trained = [m for m in means.columns
+               if all(entries[b, m]["kind"] != "floor" for b in means.index if (b, m) in entries)]
+    ranks = means[trained].rank(axis=1, ascending=False, method="min")
+    lines = ["", "Rank of each trained label method on each backbone (1 = best mean):", "",
+             "| backbone | " + " | ".join(trained) + " |", "|---|" + "---|" * len(trained)]
+    lines += [f"| {backbone} | " + " | ".join(f"{int(v)}" for v in row) + " |"
+              for backbone, row in ranks.iterrows()]
+    if len(means) > 1:
+        corr = means[trained].T.corr(method="spearman").to_numpy()
+        pairs = corr[np.triu_indices(len(corr), k=1)]
+        lines += ["", f"Spearman correlation of the method order between the {len(means)} "
+                  f"backbones ({len(pairs)} pairs): mean {pairs.mean():.2f}, min "
+                  f"{pairs.min():.2f}, max {pairs.max():.2f}."]
+    return lines
