@@ -206,3 +206,12 @@ def test_benchmark_tables_by_hand() -> None:
     assert "| dnn | 0.3000 ± 0.0100 | **0.6000 ± 0.0100** |" in text
     assert "| din | 1 | 2 |" in text and "| dnn | 2 | 1 |" in text
     assert "(1 pairs): mean -1.00" in text
+
+
+def test_child_runs_name_the_backbone_when_the_grid_has_several() -> None:
+    def label(several: bool) -> str:
+        pipe = cell_pipeline(Cell("dnn", "WT+EF"), "kuairand", several)
+        (node,) = [n for n in pipe.nodes if n.name.endswith(".evaluate")]
+        return node.func.keywords["run_label"]
+
+    assert (label(False), label(True)) == ("WT+EF", "dnn/WT+EF")

@@ -67,8 +67,10 @@ def curve_metrics(entry: Mapping[str, float | int]) -> dict[str, float]:
 class MlflowSeedRuns:
     """Callback logging each `SeedRun` as a child run tagged method, backbone, data_source, seed."""
 
-    def __init__(self, data_source: str) -> None:
-        self.data_source = data_source
+    def __init__(self, data_source: str, label: str | None = None) -> None:
+        """``label``: the method's name in the run names (default the method; a grid of several
+        backbones passes "<backbone>/<method>")."""
+        self.data_source, self.label = data_source, label
 
     def __call__(self, run: SeedRun) -> None:
         """Log `run` in a nested child run; a no-op when no MLflow run is active."""
@@ -80,7 +82,7 @@ class MlflowSeedRuns:
             DATA_SOURCE_TAG: self.data_source,
             "seed": str(run.seed),
         }
-        name = f"{self.data_source}/{run.method}/seed{run.seed}"
+        name = f"{self.data_source}/{self.label or run.method}/seed{run.seed}"
         with mlflow.start_run(run_name=name, nested=True, tags=tags):
             for entry in run.history:
                 mlflow.log_metrics(curve_metrics(entry), step=int(entry["epoch"]))

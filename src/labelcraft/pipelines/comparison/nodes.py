@@ -119,17 +119,18 @@ def evaluate(
     source: str,
     backbone: str,
     method: str,
+    run_label: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
     """The cell's valid and test reports (top-k of ``trainer``, the seeds of ``comparison``);
     each seed also becomes an MLflow child run of the active run (if any). The floor has no
-    history and no weights."""
+    history and no weights. ``run_label`` names the child runs (`MlflowSeedRuns`)."""
     valid, test = (EvalSet.from_frames(groups, feedback)
                    for groups in (eval_groups_valid, eval_groups_test))
     valid_report, test_report = evaluate_cell(
         method, valid, test, valid_scores, test_scores, history,
         seeds=GridConfig.from_dict(comparison).seeds, k=TrainConfig.from_dict(trainer).k,
         config=ReportConfig.from_dict(evaluation), backbone=backbone)
-    log = MlflowSeedRuns(source)
+    log = MlflowSeedRuns(source, run_label)
     for run in seed_runs(method, backbone, valid_report, test_report, history, weights):
         log(run)
     return valid_report, test_report

@@ -61,11 +61,13 @@ def _bound(func: Callable[..., Any], **bound: str) -> Callable[..., Any]:
     return update_wrapper(partial(func, **bound), func)
 
 
-def cell_template(cell: Cell, source: str) -> Pipeline:
-    """The nodes of one cell, with dataset names local to the cell (see module doc)."""
+def cell_template(cell: Cell, source: str, several_backbones: bool = False) -> Pipeline:
+    """The nodes of one cell, with dataset names local to the cell (see module doc); its MLflow
+    child runs are named with `Cell.report_name`."""
     names = {"method": cell.method}
     backbone = f"params:backbones.{cell.backbone}"
-    evaluated = {"source": source, "backbone": cell.backbone, **names}
+    evaluated = {"source": source, "backbone": cell.backbone,
+                 "run_label": cell.report_name(several_backbones), **names}
     if cell.kind == "floor":
         return Pipeline([
             Node(draw_random_scores, ["eval_groups_valid", "eval_groups_test", "feedback",
@@ -104,10 +106,10 @@ def _run_card_node(cell: Cell, extra: list[str]) -> Node:
                 "run_card", name="write_run_card")
 
 
-def cell_pipeline(cell: Cell, source: str) -> Pipeline:
+def cell_pipeline(cell: Cell, source: str, several_backbones: bool = False) -> Pipeline:
     """One cell under its namespace ``<source>.<backbone>.<slug>``, reading the source's
     feature datasets; parameters are shared by every cell."""
-    template = cell_template(cell, source)
+    template = cell_template(cell, source, several_backbones)
     params = {name for name in template.inputs() if name.startswith("params:")}
     shared = {name: f"{source}.{name}" for name in SOURCE_DATA if name in template.inputs()}
     return pipeline(template, namespace=cell.namespace(source), inputs=shared,
@@ -117,5 +119,6 @@ def cell_pipeline(cell: Cell, source: str) -> Pipeline:
 def create_pipeline(**kwargs) -> Pipeline:
     """Every cell of every source (the cells of the run's parameters)."""
     cells = cells_from_parameters(pipeline_parameters())
-    return sum((cell_pipeline(cell, source) for source in SOURCES for cell in cells),
+    several = len({cell.backbone for cell in cells}) > 1
+    return sum((cell_pipeline(cell, source, several) for source in SOURCES for cell in cells),
                Pipeline([]))
