@@ -44,6 +44,9 @@ STAGE_NODES = {
         "plot_label_surface",
         "correlate_labels_with_rules",
         "plot_label_surface_ratio",
+        "write_results_table",
+        "write_matrix_leaderboard",
+        "plot_matrix_leaderboard",
     ),
 }
 """Node names of each stage pipeline, before the ``<source>.<stage>`` namespace."""
@@ -51,9 +54,10 @@ NODE_PART = {"check_calibration": "calibration"}
 """Nodes in a namespace other than their stage's (it reads the ingestion stage's report)."""
 CELLS = cells_from_parameters(pipeline_parameters())
 """The grid of conf/base: 9 rules, LabelCraft, its control and the floor on DIN."""
-CELL_NODES = {"rule": ("fit_labels", "train", "evaluate"),
-              "multi_task": ("fit_labels", "train", "evaluate"),
-              "labelcraft": ("train", "evaluate"), "floor": ("train", "evaluate")}
+CELL_NODES = {"rule": ("fit_labels", "train", "evaluate", "write_run_card"),
+              "multi_task": ("fit_labels", "train", "evaluate", "write_run_card"),
+              "labelcraft": ("train", "evaluate", "write_run_card"),
+              "floor": ("train", "evaluate", "write_run_card")}
 
 TRUTH_NODES = {"reporting": {SIMULATED: ("score_truth_agreement",)}}
 """Stage nodes of only the sources with a ground truth (the simulator's)."""
