@@ -212,5 +212,5 @@ def test_a_new_field_needs_no_change_in_the_model() -> None:
     model = seeded(spec=spec)
     batch: RecBatch = random_batch(spec, 6, 4, seed=3)
     assert model(batch).shape == (6, 1)
-    assert model.mlp1[0].in_features == (1 + 2 * 4) * 3
+    assert model.mlp1.net[0].in_features == (1 + 2 * 4) * 3
     assert model.gate2.mlp.net[0].in_features == 2 * 4 * 3

@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
-from labelcraft.models.layers import ACTIVATIONS, MLP, FieldEmbeddings, make_activation
+from labelcraft.models.dnn import DNNTower
+from labelcraft.models.layers import ACTIVATIONS, MLP, FieldEmbeddings
 from labelcraft.models.registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -84,21 +85,6 @@ class FinalMLPConfig:
                              f"got {self.activation!r}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"FinalMLPConfig.dropout must be in [0, 1), got {self.dropout}")
-
-
-def stream_mlp(
-    input_dim: int, widths: tuple[int, ...], activation: str, dropout: float
-) -> nn.Sequential:
-    """One stream: ``Linear -> activation (-> Dropout)`` per width; ``[..., input_dim] ->
-    [..., widths[-1]]`` (the output is activated, there is no final linear)."""
-    layers: list[nn.Module] = []
-    width = input_dim
-    for hidden in widths:
-        layers += [nn.Linear(width, hidden), make_activation(activation, hidden)]
-        if dropout > 0:
-            layers.append(nn.Dropout(dropout))
-        width = hidden
-    return nn.Sequential(*layers)
 
 
 class FeatureGate(nn.Module):
@@ -194,8 +180,8 @@ class FinalMLP(nn.Module):
                 self.context_bias[f"stream{stream}"] = nn.Parameter(torch.randn(d))
             gates.append(FeatureGate(widths[context], config.gate_hidden, flat))
         self.gate1, self.gate2 = gates
-        self.mlp1 = stream_mlp(flat, config.mlp1_hidden, config.activation, config.dropout)
-        self.mlp2 = stream_mlp(flat, config.mlp2_hidden, config.activation, config.dropout)
+        self.mlp1 = DNNTower(flat, config.mlp1_hidden, config.activation, config.dropout)
+        self.mlp2 = DNNTower(flat, config.mlp2_hidden, config.activation, config.dropout)
         self.fusion = BilinearFusion(config.mlp1_hidden[-1], config.mlp2_hidden[-1],
                                      config.num_heads, n_heads)
         logger.debug("FinalMLP: %d fields x %d dims, contexts %s / %s", flat // d, d,
