@@ -11,13 +11,12 @@ from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
 from labelcraft.models.dnn import (
-    DNNTower,
     check_activation,
     check_dropout,
     check_positive_int,
     check_widths,
 )
-from labelcraft.models.layers import FieldEmbeddings
+from labelcraft.models.layers import DNNTower, FieldEmbeddings
 from labelcraft.models.registry import register_model
 
 

@@ -1,9 +1,8 @@
 """Plain deep network over the field embeddings (the floor of the deep CTR models), and the
-deep tower with dropout that the other field-matrix backbones share."""
+config checks that the other field-matrix backbones share."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -11,7 +10,7 @@ import torch
 from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
-from labelcraft.models.layers import ACTIVATIONS, FieldEmbeddings, make_activation
+from labelcraft.models.layers import ACTIVATIONS, DNNTower, FieldEmbeddings
 from labelcraft.models.registry import register_model
 
 
@@ -48,38 +47,6 @@ def check_dropout(config: Any) -> None:
     value = config.dropout
     if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
         raise ValueError(f"{type(config).__name__}.dropout must be in [0, 1), got {value!r}")
-
-
-class DNNTower(nn.Module):
-    """Hidden layers of a deep tower: ``Linear -> activation -> Dropout`` per width.
-
-    ``x [..., input_dim] -> [..., output_dim]`` with ``output_dim`` the last hidden width (the
-    tower is the identity, ``output_dim == input_dim``, without hidden widths). Dropout (rate
-    ``dropout``, only in train mode) follows each activation, as FuxiCTR's ``MLP_Block``; with
-    ``dropout == 0`` no dropout module is created.
-    """
-
-    def __init__(
-        self,
-        input_dim: int,
-        hidden_dims: Sequence[int],
-        activation: str = "relu",
-        dropout: float = 0.0,
-    ) -> None:
-        super().__init__()
-        layers: list[nn.Module] = []
-        width = input_dim
-        for hidden in hidden_dims:
-            layers += [nn.Linear(width, hidden), make_activation(activation, hidden)]
-            if dropout > 0.0:
-                layers.append(nn.Dropout(dropout))
-            width = hidden
-        self.input_dim, self.output_dim = input_dim, width
-        self.net = nn.Sequential(*layers)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """``x [..., input_dim] -> [..., output_dim]``."""
-        return self.net(x)
 
 
 @dataclass(frozen=True)

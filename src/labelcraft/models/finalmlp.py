@@ -22,8 +22,7 @@ import torch
 from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
-from labelcraft.models.dnn import DNNTower
-from labelcraft.models.layers import ACTIVATIONS, MLP, FieldEmbeddings
+from labelcraft.models.layers import ACTIVATIONS, MLP, DNNTower, FieldEmbeddings
 from labelcraft.models.registry import register_model
 
 logger = logging.getLogger(__name__)

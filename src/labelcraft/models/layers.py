@@ -67,8 +67,40 @@ def make_activation(name: str, num_features: int) -> nn.Module:
     raise ValueError(f"unknown activation {name!r}; valid: {', '.join(ACTIVATIONS)}")
 
 
+class DNNTower(nn.Module):
+    """Hidden layers of a deep tower: ``Linear -> activation -> Dropout`` per width.
+
+    ``x [..., input_dim] -> [..., output_dim]`` with ``output_dim`` the last hidden width (the
+    tower is the identity, ``output_dim == input_dim``, without hidden widths). Dropout (rate
+    ``dropout``, only in train mode) follows each activation, as FuxiCTR's ``MLP_Block``; with
+    ``dropout == 0`` no dropout module is created.
+    """
+
+    def __init__(
+        self,
+        input_dim: int,
+        hidden_dims: Sequence[int],
+        activation: str = "relu",
+        dropout: float = 0.0,
+    ) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        width = input_dim
+        for hidden in hidden_dims:
+            layers += [nn.Linear(width, hidden), make_activation(activation, hidden)]
+            if dropout > 0.0:
+                layers.append(nn.Dropout(dropout))
+            width = hidden
+        self.input_dim, self.output_dim = input_dim, width
+        self.net = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [..., input_dim] -> [..., output_dim]``."""
+        return self.net(x)
+
+
 class MLP(nn.Module):
-    """``Linear -> activation`` per hidden width, then a plain ``Linear`` to ``output_dim``.
+    """A `DNNTower` of the hidden widths, then a plain ``Linear`` to ``output_dim``.
 
     ``x [..., input_dim] -> [..., output_dim]`` (no output activation).
     """
@@ -81,13 +113,8 @@ class MLP(nn.Module):
         activation: str = "dice",
     ) -> None:
         super().__init__()
-        layers: list[nn.Module] = []
-        width = input_dim
-        for hidden in hidden_dims:
-            layers += [nn.Linear(width, hidden), make_activation(activation, hidden)]
-            width = hidden
-        layers.append(nn.Linear(width, output_dim))
-        self.net = nn.Sequential(*layers)
+        tower = DNNTower(input_dim, hidden_dims, activation)
+        self.net = nn.Sequential(*tower.net, nn.Linear(tower.output_dim, output_dim))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """``x [..., input_dim] -> [..., output_dim]``."""
