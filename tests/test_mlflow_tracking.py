@@ -8,7 +8,6 @@ FAILED and kept its logs. Unit tests of the pure helpers (metric names, git stat
 from __future__ import annotations
 
 import json
-import pickle
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from mlflow import MlflowClient
 from mlflow.entities import Run, RunStatus
 
 import labelcraft
+from labelcraft.datasets import LabelerDataset
 from labelcraft.experiments import ALL_METHODS, LABELCRAFT, RANDOM
 from labelcraft.meta import Labeler
 from labelcraft.tracking import data_sources, feature_metrics, git_state, ingestion_metrics
@@ -386,12 +386,12 @@ def test_seed_zero_weights_are_artifacts(tracked: TrackedRun, tmp_path: Path) ->
 
 
 def test_labeler_artifact_loads_and_labels(tracked: TrackedRun, tmp_path: Path) -> None:
-    """The run's labeler artifact rebuilds the labeler that wrote the labels dataset."""
+    """The run's labeler artifact (weights + JSON description, no pickle) rebuilds the labeler
+    that wrote the labels dataset."""
     path = tracked.client.download_artifacts(
-        tracked.run.info.run_id, "simulated/din/labelcraft/labeler.pkl", str(tmp_path)
+        tracked.run.info.run_id, "simulated/din/labelcraft/labeler.pt", str(tmp_path)
     )
-    with open(path, "rb") as handle:
-        labeler = Labeler.from_artifact(pickle.load(handle))
+    labeler = Labeler.from_artifact(LabelerDataset(path).load())
     labels = pd.read_parquet(
         tracked.project / "data/07_model_output/simulated/din/labelcraft/labels.parquet"
     )

@@ -90,7 +90,8 @@ class Labeler(nn.Module):
         self.net = nn.Sequential(*layers)
 
     def to_artifact(self) -> dict[str, Any]:
-        """A picklable description: ``config`` (dict), ``feedback_columns``, ``state_dict``."""
+        """Plain data: ``config`` (dict), ``feedback_columns``, ``state_dict`` (tensors); saved
+        without pickled code by `labelcraft.datasets.LabelerDataset`."""
         return {
             "config": dataclasses.asdict(self.config),
             "feedback_columns": list(self.feedback_columns),
