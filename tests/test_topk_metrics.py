@@ -328,3 +328,23 @@ def test_random_floor_below_ideal() -> None:
     assert 0.3 < floor["NWTG@10"]["mean"] < 0.9
     assert floor["NWTG@10"]["mean_std"] > 0
     assert abs(floor["AUC_long_view"]["value"] - 0.5) < 0.15
+
+
+def test_group_auc_equals_the_per_user_auc_loop() -> None:
+    """On random users with ties and padding, the vectorised gAUC equals the impression-weighted
+    mean of `auc` per user (users of one class skipped)."""
+    g = torch.Generator().manual_seed(3)
+    mask = torch.rand(40, 12, generator=g) < 0.8
+    scores = torch.randint(0, 5, (40, 12), generator=g).float() / 4  # many ties
+    target = (torch.rand(40, 12, generator=g) < 0.3).float()
+    target[0] = 1.0  # a user of one class
+    values, weights = [], []
+    for user in range(40):
+        real = mask[user]
+        labels = target[user][real]
+        if 0 < labels.sum() < len(labels):
+            values.append(auc(scores[user][real], labels))
+            weights.append(int(real.sum()))
+    result = group_auc(scores, target, mask)
+    assert result["value"] == pytest.approx(np.average(values, weights=weights), rel=1e-12)
+    assert result["n_users"] == len(values) and result["n_skipped"] == 40 - len(values)

@@ -78,19 +78,38 @@ def auc(scores: Array, target: Array, mask: Array | None = None) -> float:
 
 
 def group_auc(scores: Array, target: Array, mask: Array) -> dict[str, float | int]:
-    """gAUC over users: each user's AUC (`auc` on the user's real slots of ``[G, M]``) weighted
-    by the user's number of real slots (impressions); users whose slots are all one class are
-    skipped. {value (NaN when every user is skipped), n_users (counted), n_skipped}."""
-    s, t = _numpy(scores).astype(np.float64), _numpy(target)
+    """gAUC over users: each user's AUC (mid-ranks for ties, as `auc`) on the user's real slots
+    of ``[G, M]``, weighted by the user's number of real slots (impressions); users whose slots
+    are all one class are skipped. Vectorised: one sort of every real slot by (user, score).
+    {value (NaN when every user is skipped), n_users (counted), n_skipped}."""
+    s, t = _numpy(scores).astype(np.float64), _numpy(target).astype(np.float64)
     m = _numpy(mask).astype(bool)
-    positives, counts = (t * m).sum(axis=1), m.sum(axis=1)
-    counted = np.flatnonzero((positives > 0) & (positives < counts))
-    if len(counted) == 0:
+    if np.isnan(s[m]).any():
+        raise ValueError(f"{int(np.isnan(s[m]).sum())} NaN score(s) among the evaluated entries")
+    user = np.broadcast_to(np.arange(len(m))[:, None], m.shape)[m]
+    score, positive = s[m], t[m] == 1
+    counts = np.bincount(user, minlength=len(m))
+    n_pos = np.bincount(user, weights=positive, minlength=len(m))
+    counted = (n_pos > 0) & (n_pos < counts)
+    if not counted.any():
         return {"value": float("nan"), "n_users": 0, "n_skipped": int(len(m))}
-    values = np.array([auc(s[g], t[g], m[g]) for g in counted])
+    order = np.lexsort((score, user))
+    user, score, positive = user[order], score[order], positive[order]
+    row_start = np.cumsum(counts) - counts  # index of each user's first slot in the sort
+    new_block = np.ones(len(score), dtype=bool)
+    new_block[1:] = (user[1:] != user[:-1]) | (score[1:] != score[:-1])
+    block = np.cumsum(new_block) - 1
+    block_start = np.flatnonzero(new_block)
+    block_size = np.bincount(block)
+    # 1-based mid-rank of each slot within its user: the mean position of its tie block
+    mid_rank = block_start[block] - row_start[user] + 1 + (block_size[block] - 1) / 2.0
+    rank_sum = np.bincount(user, weights=mid_rank * positive, minlength=len(m))
+    n_neg = counts - n_pos
+    with np.errstate(divide="ignore", invalid="ignore"):
+        per_user = (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
     weights = counts[counted].astype(np.float64)
-    return {"value": float((values * weights).sum() / weights.sum()), "n_users": len(counted),
-            "n_skipped": int(len(m) - len(counted))}
+    return {"value": float((per_user[counted] * weights).sum() / weights.sum()),
+            "n_users": int(counted.sum()), "n_skipped": int(len(m) - counted.sum())}
 
 
 def summarise_users(
