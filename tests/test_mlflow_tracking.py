@@ -7,13 +7,16 @@ FAILED and kept its logs. Unit tests of the pure helpers (metric names, git stat
 
 from __future__ import annotations
 
+import importlib
 import json
+import os
 import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 import mlflow
+import mlflow.telemetry.utils as telemetry_utils
 import pandas as pd
 import pytest
 import torch
@@ -21,12 +24,14 @@ from mlflow import MlflowClient
 from mlflow.entities import Run, RunStatus
 
 import labelcraft
+from labelcraft import settings
 from labelcraft.datasets import LabelerDataset
 from labelcraft.experiments import ALL_METHODS, LABELCRAFT, RANDOM
 from labelcraft.meta import Labeler
 from labelcraft.tracking import data_sources, feature_metrics, git_state, ingestion_metrics
 from labelcraft.tracking.child_runs import MlflowSeedRuns, curve_metrics, final_metrics
 from labelcraft.tracking.metrics import metric_name
+from labelcraft.tracking.telemetry import OPT_OUT, opt_out_of_mlflow_telemetry
 from tests.conftest import OWN_STORE, project_environment, run_session, tracking_uri
 
 pytestmark = pytest.mark.e2e
@@ -412,3 +417,20 @@ def test_plots_are_artifacts(tracked: TrackedRun) -> None:
         "label_surface.png",
         "label_surface_ratio.png",
     }
+
+
+def test_the_project_opts_out_of_mlflow_telemetry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Where MLflow would collect usage data (outside CI, no variable set), the project's
+    settings switch it off and drop the client; a user's explicit choice is kept."""
+    monkeypatch.delenv(OPT_OUT, raising=False)
+    monkeypatch.delenv("DO_NOT_TRACK", raising=False)
+    monkeypatch.setattr(telemetry_utils, "_IS_IN_CI_ENV_OR_TESTING", False)
+    monkeypatch.setattr(telemetry_utils, "_IS_MLFLOW_DEV_VERSION", False)
+    assert not telemetry_utils.is_telemetry_disabled()  # MLflow would collect here
+    importlib.reload(settings)  # what every Kedro command does first
+    assert os.environ[OPT_OUT] == "true" and telemetry_utils.is_telemetry_disabled()
+    assert mlflow.telemetry.get_telemetry_client() is None
+    monkeypatch.setattr(telemetry_utils, "_IS_IN_CI_ENV_OR_TESTING", True)  # no real client
+    monkeypatch.setenv(OPT_OUT, "false")
+    opt_out_of_mlflow_telemetry()
+    assert os.environ[OPT_OUT] == "false"

@@ -6,12 +6,18 @@ that the catalog can read the real-data directory from ``KUAIRAND_DIR`` and kedr
 
 kedro-mlflow registers its own hook (one MLflow run per ``kedro run``); ``RunTagsHook`` adds the
 data-source and git tags to that run. ``RunParametersHook`` builds the pipelines (the grid's
-cells) from the run's parameters and sets the torch threads once.
+cells) from the run's parameters and sets the torch threads once. MLflow's anonymous usage
+data is switched off for every command (`labelcraft.tracking.telemetry`), like Kedro's by
+``.telemetry``.
 """
 
-from omegaconf.resolvers import oc
+from labelcraft.tracking.telemetry import opt_out_of_mlflow_telemetry
 
-from labelcraft.hooks import RunParametersHook, RunTagsHook
+opt_out_of_mlflow_telemetry()  # before anything else of the project imports mlflow
+
+from omegaconf.resolvers import oc  # noqa: E402
+
+from labelcraft.hooks import RunParametersHook, RunTagsHook  # noqa: E402
 
 HOOKS = (RunParametersHook(), RunTagsHook())
 
