@@ -10,9 +10,10 @@ import torch
 from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
-from labelcraft.models.dnn import (
+from labelcraft.models.config_checks import (
     check_activation,
     check_dropout,
+    check_n_heads,
     check_positive_int,
     check_widths,
 )
@@ -140,8 +141,7 @@ class AutoInt(nn.Module):
 
     def __init__(self, spec: ModelSpec, config: AutoIntConfig, n_heads: int = 1) -> None:
         super().__init__()
-        if n_heads < 1:
-            raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+        check_n_heads(n_heads)
         self.spec, self.config, self.n_heads = spec, config, n_heads
         self.embeddings = FieldEmbeddings(spec, config.embedding_dim)
         width = config.embedding_dim

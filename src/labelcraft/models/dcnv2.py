@@ -11,9 +11,10 @@ import torch
 from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
-from labelcraft.models.dnn import (
+from labelcraft.models.config_checks import (
     check_activation,
     check_dropout,
+    check_n_heads,
     check_positive_int,
     check_widths,
     is_positive_int,
@@ -136,8 +137,7 @@ class DCNv2(nn.Module):
 
     def __init__(self, spec: ModelSpec, config: DCNv2Config, n_heads: int = 1) -> None:
         super().__init__()
-        if n_heads < 1:
-            raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+        check_n_heads(n_heads)
         self.spec, self.config, self.n_heads = spec, config, n_heads
         self.embeddings = FieldEmbeddings(spec, config.embedding_dim)
         dim = self.embeddings.n_fields() * config.embedding_dim

@@ -9,7 +9,13 @@ import torch
 from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
-from labelcraft.models.layers import ACTIVATIONS, MLP, FieldEmbeddings, TargetAttention
+from labelcraft.models.config_checks import (
+    check_activation,
+    check_n_heads,
+    check_positive_int,
+    check_widths,
+)
+from labelcraft.models.layers import MLP, FieldEmbeddings, TargetAttention
 from labelcraft.models.registry import register_model
 
 
@@ -24,17 +30,10 @@ class DINConfig:
 
     def __post_init__(self) -> None:
         """Coerce YAML lists to tuples and check values."""
-        object.__setattr__(self, "attention_hidden", tuple(self.attention_hidden))
-        object.__setattr__(self, "mlp_hidden", tuple(self.mlp_hidden))
-        if self.embedding_dim < 1:
-            raise ValueError(f"DINConfig.embedding_dim must be >= 1, got {self.embedding_dim}")
-        for name in ("attention_hidden", "mlp_hidden"):
-            widths = getattr(self, name)
-            if any(int(w) != w or w < 1 for w in widths):
-                raise ValueError(f"DINConfig.{name} must be positive ints, got {list(widths)}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"DINConfig.activation must be one of {', '.join(ACTIVATIONS)}, "
-                             f"got {self.activation!r}")
+        check_positive_int(self, "embedding_dim")
+        check_widths(self, "attention_hidden")
+        check_widths(self, "mlp_hidden")
+        check_activation(self)
 
 
 @register_model("din")
@@ -52,8 +51,7 @@ class DIN(nn.Module):
 
     def __init__(self, spec: ModelSpec, config: DINConfig, n_heads: int = 1) -> None:
         super().__init__()
-        if n_heads < 1:
-            raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+        check_n_heads(n_heads)
         d = config.embedding_dim
         self.spec, self.config, self.n_heads = spec, config, n_heads
         self.embeddings = FieldEmbeddings(spec, d)

@@ -1,52 +1,23 @@
-"""Plain deep network over the field embeddings (the floor of the deep CTR models), and the
-config checks that the other field-matrix backbones share."""
+"""Plain deep network over the field embeddings (the floor of the deep CTR models)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import torch
 from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
-from labelcraft.models.layers import ACTIVATIONS, DNNTower, FieldEmbeddings
+from labelcraft.models.config_checks import (
+    check_activation,
+    check_dropout,
+    check_n_heads,
+    check_positive_int,
+    check_widths,
+)
+from labelcraft.models.layers import DNNTower, FieldEmbeddings
 from labelcraft.models.registry import register_model
-
-
-def is_positive_int(value: object) -> bool:
-    """True for an ``int`` (not a ``bool``) >= 1."""
-    return isinstance(value, int) and not isinstance(value, bool) and value >= 1
-
-
-def check_positive_int(config: Any, name: str) -> None:
-    """Raise a ``ValueError`` unless ``config.<name>`` is an int >= 1."""
-    value = getattr(config, name)
-    if not is_positive_int(value):
-        raise ValueError(f"{type(config).__name__}.{name} must be an int >= 1, got {value!r}")
-
-
-def check_widths(config: Any, name: str) -> None:
-    """Coerce ``config.<name>`` (a YAML list) to a tuple; raise unless all are positive ints."""
-    widths = tuple(getattr(config, name))
-    object.__setattr__(config, name, widths)
-    if not all(is_positive_int(w) for w in widths):
-        raise ValueError(f"{type(config).__name__}.{name} must be positive ints, got "
-                         f"{list(widths)}")
-
-
-def check_activation(config: Any) -> None:
-    """Raise unless ``config.activation`` is one of `ACTIVATIONS`."""
-    if config.activation not in ACTIVATIONS:
-        raise ValueError(f"{type(config).__name__}.activation must be one of "
-                         f"{', '.join(ACTIVATIONS)}, got {config.activation!r}")
-
-
-def check_dropout(config: Any) -> None:
-    """Raise unless ``config.dropout`` is a number in [0, 1)."""
-    value = config.dropout
-    if isinstance(value, bool) or not isinstance(value, int | float) or not 0.0 <= value < 1.0:
-        raise ValueError(f"{type(config).__name__}.dropout must be in [0, 1), got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -83,8 +54,7 @@ class DNN(nn.Module):
 
     def __init__(self, spec: ModelSpec, config: DNNConfig, n_heads: int = 1) -> None:
         super().__init__()
-        if n_heads < 1:
-            raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+        check_n_heads(n_heads)
         self.spec, self.config, self.n_heads = spec, config, n_heads
         self.embeddings = FieldEmbeddings(spec, config.embedding_dim)
         self.tower = DNNTower(self.embeddings.n_fields() * config.embedding_dim,

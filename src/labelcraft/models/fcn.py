@@ -44,6 +44,7 @@ import torch
 from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
+from labelcraft.models.config_checks import check_dropout, check_n_heads, check_positive_int
 from labelcraft.models.layers import FieldEmbeddings
 from labelcraft.models.registry import register_model
 
@@ -77,11 +78,8 @@ class FCNConfig:
         if not self.embedding_std > 0:
             raise ValueError(f"FCNConfig.embedding_std must be > 0, got {self.embedding_std}")
         for name in ("num_deep_cross_layers", "num_shallow_cross_layers"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or int(value) != value or value < 1:
-                raise ValueError(f"FCNConfig.{name} must be an int >= 1, got {value}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"FCNConfig.dropout must be in [0, 1), got {self.dropout}")
+            check_positive_int(self, name)
+        check_dropout(self)
         if not isinstance(self.layer_norm, bool):
             raise ValueError(f"FCNConfig.layer_norm must be true or false, got "
                              f"{self.layer_norm!r}")
@@ -156,8 +154,7 @@ class FCN(nn.Module):
 
     def __init__(self, spec: ModelSpec, config: FCNConfig, n_heads: int = 1) -> None:
         super().__init__()
-        if n_heads < 1:
-            raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+        check_n_heads(n_heads)
         self.spec, self.config, self.n_heads = spec, config, n_heads
         self.embeddings = FieldEmbeddings(spec, config.embedding_dim)
         with torch.no_grad():

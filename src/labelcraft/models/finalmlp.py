@@ -22,7 +22,14 @@ import torch
 from torch import nn
 
 from labelcraft.models.batch import ModelSpec, RecBatch
-from labelcraft.models.layers import ACTIVATIONS, MLP, DNNTower, FieldEmbeddings
+from labelcraft.models.config_checks import (
+    check_activation,
+    check_dropout,
+    check_n_heads,
+    check_positive_int,
+    check_widths,
+)
+from labelcraft.models.layers import MLP, DNNTower, FieldEmbeddings
 from labelcraft.models.registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -55,19 +62,12 @@ class FinalMLPConfig:
 
     def __post_init__(self) -> None:
         """Coerce YAML lists to tuples and check values."""
-        for name in ("mlp1_hidden", "mlp2_hidden", "gate_hidden"):
-            object.__setattr__(self, name, tuple(getattr(self, name)))
         if self.embedding_dim < 1:
             raise ValueError(f"FinalMLPConfig.embedding_dim must be >= 1, got "
                              f"{self.embedding_dim}")
         for name in ("mlp1_hidden", "mlp2_hidden", "gate_hidden"):
-            widths = getattr(self, name)
-            if any(int(w) != w or w < 1 for w in widths):
-                raise ValueError(f"FinalMLPConfig.{name} must be positive ints, got "
-                                 f"{list(widths)}")
-        if self.num_heads < 1 or int(self.num_heads) != self.num_heads:
-            raise ValueError(f"FinalMLPConfig.num_heads must be an int >= 1, got "
-                             f"{self.num_heads}")
+            check_widths(self, name)
+        check_positive_int(self, "num_heads")
         for name in ("mlp1_hidden", "mlp2_hidden"):
             widths = getattr(self, name)
             if not widths:
@@ -79,11 +79,8 @@ class FinalMLPConfig:
             if getattr(self, name) not in CONTEXTS:
                 raise ValueError(f"FinalMLPConfig.{name} must be one of {', '.join(CONTEXTS)}, "
                                  f"got {getattr(self, name)!r}")
-        if self.activation not in ACTIVATIONS:
-            raise ValueError(f"FinalMLPConfig.activation must be one of {', '.join(ACTIVATIONS)}, "
-                             f"got {self.activation!r}")
-        if not 0.0 <= self.dropout < 1.0:
-            raise ValueError(f"FinalMLPConfig.dropout must be in [0, 1), got {self.dropout}")
+        check_activation(self)
+        check_dropout(self)
 
 
 class FeatureGate(nn.Module):
@@ -159,8 +156,7 @@ class FinalMLP(nn.Module):
 
     def __init__(self, spec: ModelSpec, config: FinalMLPConfig, n_heads: int = 1) -> None:
         super().__init__()
-        if n_heads < 1:
-            raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+        check_n_heads(n_heads)
         d = config.embedding_dim
         self.spec, self.config, self.n_heads = spec, config, n_heads
         self.embeddings = FieldEmbeddings(spec, d)
