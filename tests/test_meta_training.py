@@ -11,7 +11,6 @@ import pytest
 import torch
 
 from labelcraft.evaluation import EvalOutcomes
-from labelcraft.experiments import model_spec_from_features
 from labelcraft.features.split import TRAIN
 from labelcraft.features.tensors import EvalGroups, InteractionTensors
 from labelcraft.labels import fit_labels
@@ -23,6 +22,7 @@ from labelcraft.meta.meta_training import (
     train_labelcraft,
     validation_objective,
 )
+from labelcraft.models import ModelSpec
 from labelcraft.recommender import EvalSet, epoch_metrics, score_groups
 from tests.synthetic_features import tiny_features
 
@@ -57,7 +57,7 @@ def data() -> tuple[InteractionTensors, torch.Tensor, EvalSet, object]:
     train_rows = torch.nonzero(tensors.split == TRAIN).flatten()
     valid = EvalSet.from_frames(features.eval_groups_valid, features.feedback)
     assert int(valid.groups.mask.sum(dim=1).min()) > 10
-    return tensors, train_rows, valid, model_spec_from_features(features.feature_spec)
+    return tensors, train_rows, valid, ModelSpec.from_feature_spec(features.feature_spec)
 
 
 def run(data, cfg: LabelCraftConfig, seed: int = 0) -> LabelCraftResult:

@@ -29,7 +29,7 @@ from labelcraft.experiments.config import (
     ReportConfig,
     is_labelcraft,
 )
-from labelcraft.experiments.data import ComparisonData, model_spec_from_features
+from labelcraft.experiments.data import ComparisonData
 from labelcraft.experiments.grid import Cell, backbone_slug, grid_cells, method_slug
 from labelcraft.experiments.label_agreement import rule_label_correlations
 from labelcraft.experiments.leaderboard import format_summary, leaderboard_markdown, undominated
@@ -75,7 +75,6 @@ __all__ = [
     "merge_reports",
     "method_kind",
     "method_slug",
-    "model_spec_from_features",
     "rule_label_correlations",
     "run_seeds",
     "satisfaction_gains",

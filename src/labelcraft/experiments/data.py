@@ -15,11 +15,6 @@ from labelcraft.models import ModelSpec
 from labelcraft.recommender import EvalSet
 
 
-def model_spec_from_features(feature_spec: Mapping[str, Any]) -> ModelSpec:
-    """The fields the models get and their vocabulary sizes (`ModelSpec.from_feature_spec`)."""
-    return ModelSpec.from_feature_spec(feature_spec)
-
-
 @dataclass(frozen=True)
 class ComparisonData:
     """Row tensors, the train rows ``[T]`` and their feedback, valid / test users, model spec.
@@ -55,7 +50,7 @@ class ComparisonData:
             train_rows=train_rows,
             valid=EvalSet.from_frames(eval_groups_valid, feedback),
             test=EvalSet.from_frames(eval_groups_test, feedback),
-            spec=model_spec_from_features(feature_spec),
+            spec=ModelSpec.from_feature_spec(feature_spec),
             history_length=int(feature_spec["history_length"]),
         )
 
