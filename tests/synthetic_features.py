@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from labelcraft.features import FeatureParams, FeatureSet, build_features
+from labelcraft.features.history_feedback import ACTION_FLAGS, VOCAB_SIZES
 from labelcraft.models import ModelSpec, RecBatch
 
 FLAGS = ("is_like", "is_follow", "is_comment", "is_forward", "is_hate", "long_view")
@@ -38,6 +39,8 @@ def tiny_interactions(
             "video_id": video.astype(np.int64),
             "date": (20240101 + day).astype(np.int32),
             "time_ms": (day * 86_400_000 + rng.integers(0, 86_000_000, n)).astype(np.int64),
+            "hourmin": (rng.integers(0, 24, n) * 100).astype(np.int16),
+            "tab": rng.integers(0, 4, n).astype(np.int16),
             "play_time_ms": play_ms,
             "duration_ms": duration_ms.astype(np.int64),
             "first_tag": pd.array(video % 5, dtype="Int64"),
@@ -67,10 +70,14 @@ def random_batch(spec: ModelSpec, size: int, length: int, seed: int) -> RecBatch
         return torch.randint(1, n, shape, generator=g)
 
     sizes = spec.vocab_sizes
+    codes = {**VOCAB_SIZES, "action_bits": 1 << len(ACTION_FLAGS)}
     return RecBatch(
         ids={name: ids(sizes[name], (size,)) for name in sizes},
         history={name: ids(sizes[name], (size, length)) * mask for name in spec.item_fields},
         history_mask=mask,
+        history_feedback={name: torch.randint(0 if name == "action_bits" else 1, n,
+                                              (size, length), generator=g) * mask
+                          for name, n in codes.items()},
     )
 
 
@@ -89,7 +96,10 @@ def four_field_batch(user, video, bucket, tag, history_video, history_bucket, hi
 
 
 def replaced(batch: RecBatch, ids: dict | None = None, history: dict | None = None,
-             history_mask: torch.Tensor | None = None) -> RecBatch:
-    """``batch`` with some id / history tensors (by field) or the mask replaced."""
+             history_mask: torch.Tensor | None = None,
+             history_feedback: dict | None = None) -> RecBatch:
+    """``batch`` with some id / history / history feedback tensors (by field) or the mask
+    replaced."""
     return RecBatch({**batch.ids, **(ids or {})}, {**batch.history, **(history or {})},
-                    batch.history_mask if history_mask is None else history_mask)
+                    batch.history_mask if history_mask is None else history_mask,
+                    {**batch.history_feedback, **(history_feedback or {})})

@@ -39,8 +39,12 @@ TINY: dict[str, dict] = {
     "finalmlp": {"embedding_dim": 3, "mlp1_hidden": [6, 4], "mlp2_hidden": [5, 2],
                  "gate_hidden": [3], "num_heads": 2},
     "fcn": {"embedding_dim": 3, "num_deep_cross_layers": 2, "num_shallow_cross_layers": 2},
+    "feedback_aware": {"embedding_dim": 3, "num_heads": 2, "attention_hidden": [4],
+                       "mlp_hidden": [5], "towers": "mmoe", "num_experts": 2,
+                       "tower_hidden": [3]},
 }
-"""Tiny hyper-parameters per backbone (defaults for a backbone not listed)."""
+"""Tiny hyper-parameters per backbone (defaults for a backbone not listed); feedback_aware's
+use MMoE towers, so the contract covers them too."""
 SCALES = OutcomeScales(watch_time=PiecewiseScale(b=20.0, max=60.0),
                        duration=PiecewiseScale(b=40.0, max=120.0))
 BACKBONES = sorted(MODEL_REGISTRY)
@@ -82,7 +86,8 @@ def test_padded_history_slots_do_not_matter(name: str, train: bool) -> None:
     batch = random_batch(SPEC, 12, 6, seed=3)
     assert bool((~batch.history_mask).any())
     junk = torch.randint(1, 4, batch.history_mask.shape) * ~batch.history_mask
-    noisy = replaced(batch, history={k: v + junk for k, v in batch.history.items()})
+    noisy = replaced(batch, history={k: v + junk for k, v in batch.history.items()},
+                     history_feedback={k: v + junk for k, v in batch.history_feedback.items()})
     torch.testing.assert_close(model(batch), model(noisy), rtol=0, atol=1e-6)
 
 

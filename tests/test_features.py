@@ -29,6 +29,8 @@ def make_interactions(
     play_time_ms: list[int] | None = None,
     duration_ms: list[int] | None = None,
     first_tag: list[int | None] | None = None,
+    hourmin: list[int] | None = None,
+    tab: list[int] | None = None,
     **flags: list[int],
 ) -> pd.DataFrame:
     """Typed `interactions` frame (the columns features read) with defaults for the rest."""
@@ -39,6 +41,8 @@ def make_interactions(
             "video_id": np.asarray(video_id, dtype=np.int64),
             "date": np.asarray(date, dtype=np.int32),
             "time_ms": np.asarray(time_ms if time_ms is not None else range(n), dtype=np.int64),
+            "hourmin": np.asarray(hourmin or [1200] * n, dtype=np.int16),
+            "tab": np.asarray(tab or [1] * n, dtype=np.int16),
             "play_time_ms": np.asarray(play_time_ms or [10_000] * n, dtype=np.int64),
             "duration_ms": np.asarray(duration_ms or [20_000] * n, dtype=np.int64),
             "first_tag": pd.array(first_tag or [1] * n, dtype="Int64"),
@@ -354,6 +358,11 @@ def test_build_features_outputs_and_spec() -> None:
         "time_ms": "int64",
         "timeline_start": "int64",
         "history_end": "int64",
+        "feedback_class": "int8",
+        "action_bits": "int8",
+        "play_ratio_bucket": "int8",
+        "tab_idx": "int8",
+        "hour_idx": "int8",
     }
     assert len(fs.feedback) == len(fs.model_inputs) == 8
     spec = json.loads(json.dumps(fs.feature_spec))

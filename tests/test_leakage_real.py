@@ -96,4 +96,26 @@ def test_history_matches_slow_reference(real: tuple) -> None:
         assert ordered["time_ms"].to_numpy()[got_rows].tolist() == history["time_ms"].tolist()
         expected_idx = history["video_id"].map(vocab).fillna(0).astype(int).tolist()
         assert batch.ids["video"][i].tolist() == [0] * (length - k) + expected_idx
+        # each history item carries its own (strictly earlier) feedback and context, computed
+        # here from the raw columns, and padding carries none
+        pad = [0] * (length - k)
+        expected = raw_history_feedback(history, int(target["time_ms"]))
+        for name, values in expected.items():
+            assert batch.feedback[name][i].tolist() == pad + values, name
     assert non_empty > 200  # the sample really exercises histories
+
+
+def raw_history_feedback(history: pd.DataFrame, target_ms: int) -> dict[str, list[int]]:
+    """The history feedback codes of raw interaction rows, by hand (see history_feedback)."""
+    skip = (history["play_time_ms"] < 3000) & (history["play_time_ms"] < history["duration_ms"])
+    long_view = history["long_view"] == 1
+    flags = ["is_like", "is_follow", "is_comment", "is_forward", "is_profile_enter", "is_hate"]
+    bits = sum(history[flag].astype(int) * 2**bit for bit, flag in enumerate(flags))
+    gap_s = (target_ms - history["time_ms"]) / 1000.0
+    return {
+        "feedback_class": np.where(skip, 1, np.where(long_view, 3, 2)).tolist(),
+        "action_bits": bits.tolist(),
+        "hour_idx": (history["hourmin"] // 100 + 1).tolist(),
+        "tab_idx": (history["tab"].clip(0, 15) + 1).tolist(),
+        "time_gap_bucket": (np.floor(np.log2(1 + gap_s)).clip(upper=24) + 1).astype(int).tolist(),
+    }

@@ -14,6 +14,7 @@ from labelcraft.config import from_params
 from labelcraft.features.eval_groups import build_eval_groups
 from labelcraft.features.feedback import FEEDBACK_COLUMNS, FEEDBACK_SOURCES, build_feedback
 from labelcraft.features.fields import DEFAULT_FIELDS, FIELDS_BY_NAME, check_fields
+from labelcraft.features.history_feedback import ACTION_FLAGS, VOCAB_SIZES, history_feedback_columns
 from labelcraft.features.split import (
     SPLIT_NAMES,
     TEST,
@@ -33,7 +34,8 @@ from labelcraft.features.vocab import (
 logger = logging.getLogger(__name__)
 
 REQUIRED_COLUMNS: tuple[str, ...] = tuple(
-    dict.fromkeys((*TIMELINE_ORDER, "date", "first_tag", "author_id", *FEEDBACK_SOURCES))
+    dict.fromkeys((*TIMELINE_ORDER, "date", "hourmin", "tab", "first_tag", "author_id",
+                   *FEEDBACK_SOURCES))
 )
 
 
@@ -86,7 +88,7 @@ def _check_input(interactions: pd.DataFrame) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in interactions.columns]
     if missing:
         raise ValueError(f"interactions table lacks columns {missing}")
-    for column in ("user_id", "video_id", "date", "time_ms", "play_time_ms"):
+    for column in ("user_id", "video_id", "date", "hourmin", "tab", "time_ms", "play_time_ms"):
         bad = interactions[column].isna().to_numpy()
         if bad.any():
             rows = np.flatnonzero(bad)[:5].tolist()
@@ -189,6 +191,10 @@ def build_features(interactions: pd.DataFrame, params: FeatureParams) -> Feature
     model_inputs, vocabs, buckets = indexed.model_inputs, indexed.vocabs, indexed.buckets
     feedback_source = interactions[list(FEEDBACK_SOURCES)].take(order).reset_index(drop=True)
     feedback = build_feedback(feedback_source, params.skip_seconds)
+    context = {name: interactions[name].to_numpy(dtype=np.int64)[order]
+               for name in ("tab", "hourmin")}
+    for name, values in history_feedback_columns(feedback, **context).items():
+        model_inputs[name] = values
     columns = [model_inputs[name].to_numpy() for name in ("user_id", "user_idx", "split")]
     eval_valid = build_eval_groups(*columns, VALID, params.min_items)
     eval_test = build_eval_groups(*columns, TEST, params.min_items)
@@ -223,6 +229,8 @@ def build_features(interactions: pd.DataFrame, params: FeatureParams) -> Feature
         "split_days": indexed.days.to_dict(),
         **counts,
         "feedback_columns": list(FEEDBACK_COLUMNS),
+        "history_feedback": {"vocab_sizes": dict(VOCAB_SIZES),
+                             "action_flags": list(ACTION_FLAGS)},
         "params": dataclasses.asdict(params),
     }
     return FeatureSet(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -10,6 +10,7 @@ import torch
 
 from labelcraft.features.feedback import FEEDBACK_COLUMNS
 from labelcraft.features.fields import ID_FIELDS
+from labelcraft.features.history_feedback import HISTORY_FEEDBACK_COLUMNS, time_gap_bucket
 
 
 def _long(frame: pd.DataFrame, column: str) -> torch.Tensor:
@@ -23,7 +24,9 @@ class InteractionTensors:
     ids: field name -> `[N]` long vocabulary indices (0 = padding / unknown), every field of
     `ID_FIELDS` whose column ``model_inputs`` has; item_fields: the names among them that
     describe an item (gathered for histories); split: `[N]` int8; timeline_start, history_end:
-    `[N]` long row pointers; feedback: `[N, F]` float32.
+    `[N]` long row pointers; feedback: `[N, F]` float32. history_feedback: column ->
+    `[N]` long codes of `HISTORY_FEEDBACK_COLUMNS` (empty for features built without them) and
+    time_ms: `[N]` long (None then), gathered for the history items.
     """
 
     ids: dict[str, torch.Tensor]
@@ -33,6 +36,8 @@ class InteractionTensors:
     history_end: torch.Tensor
     feedback: torch.Tensor
     feedback_columns: tuple[str, ...] = FEEDBACK_COLUMNS
+    history_feedback: dict[str, torch.Tensor] = field(default_factory=dict)
+    time_ms: torch.Tensor | None = None
 
     @classmethod
     def from_frames(cls, model_inputs: pd.DataFrame, feedback: pd.DataFrame) -> InteractionTensors:
@@ -51,6 +56,9 @@ class InteractionTensors:
             history_end=_long(model_inputs, "history_end"),
             feedback=torch.from_numpy(feedback.to_numpy(dtype=np.float32, copy=True)),
             feedback_columns=tuple(feedback.columns),
+            history_feedback={name: _long(model_inputs, name) for name in HISTORY_FEEDBACK_COLUMNS
+                              if name in model_inputs.columns},
+            time_ms=_long(model_inputs, "time_ms") if "time_ms" in model_inputs else None,
         )
 
     def __len__(self) -> int:
@@ -62,17 +70,22 @@ class HistoryBatch:
     """Last L earlier items of B target rows, left-padded (most recent last).
 
     ids: item field name -> `[B, L]` long (0 on padding); mask: `[B, L]` bool, True on real
-    items.
+    items; feedback: what the user did with each item and its context (`HISTORY_FEEDBACK_COLUMNS`
+    and ``time_gap_bucket``, see `labelcraft.features.history_feedback`) -> `[B, L]` long, 0 on
+    padding; empty when the tensors carry no history feedback.
     """
 
     ids: dict[str, torch.Tensor]
     mask: torch.Tensor
+    feedback: dict[str, torch.Tensor] = field(default_factory=dict)
 
 
 def gather_history(tensors: InteractionTensors, rows: torch.Tensor, length: int) -> HistoryBatch:
     """History of the target rows `[B]`: rows [max(start, end - L), end) of each user's timeline.
 
-    One vectorised indexed read at positions `[B, L]` per item field; no N x L matrix is built.
+    One vectorised indexed read at positions `[B, L]` per item field and feedback column; no
+    N x L matrix is built. Every gathered item is strictly earlier than its target (the
+    timeline pointers), so no target's own feedback is in its history.
     """
     if length < 1:
         raise ValueError(f"history length must be >= 1, got {length}")
@@ -80,9 +93,15 @@ def gather_history(tensors: InteractionTensors, rows: torch.Tensor, length: int)
     positions = end - length + torch.arange(length, dtype=torch.long, device=end.device)
     mask = positions >= tensors.timeline_start[rows].unsqueeze(1)
     positions = torch.where(mask, positions, 0)
+    feedback = {name: values[positions] * mask for name, values in
+                tensors.history_feedback.items()}
+    if feedback and tensors.time_ms is not None:
+        gap = tensors.time_ms[rows].unsqueeze(1) - tensors.time_ms[positions]
+        feedback["time_gap_bucket"] = time_gap_bucket(gap) * mask
     return HistoryBatch(
         ids={name: tensors.ids[name][positions] * mask for name in tensors.item_fields},
         mask=mask,
+        feedback=feedback,
     )
 
 

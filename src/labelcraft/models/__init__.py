@@ -1,7 +1,7 @@
 """Recommender backbones behind a name-keyed registry, with their batch and losses.
 
 Importing this package registers every backbone: din, dnn, dcnv2, autoint, autoint+, finalmlp,
-fcn.
+fcn, feedback_aware.
 """
 
 from labelcraft.models import (  # noqa: F401 (registers the backbones)
@@ -9,6 +9,7 @@ from labelcraft.models import (  # noqa: F401 (registers the backbones)
     dcnv2,
     dnn,
     fcn,
+    feedback_aware,
     finalmlp,
 )
 from labelcraft.models.batch import ModelSpec, RecBatch, make_batch

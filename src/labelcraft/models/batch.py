@@ -21,12 +21,15 @@ class RecBatch:
     """One batch of candidate interactions with their histories (all ids 0 = padding/unknown).
 
     ids: field name -> ``[B]`` long; history: item field name -> ``[B, L]`` long, left-padded;
-    history_mask: ``[B, L]`` bool, True on real history items.
+    history_mask: ``[B, L]`` bool, True on real history items; history_feedback: what the user
+    did with each history item and its context (`labelcraft.features.history_feedback`) ->
+    ``[B, L]`` long codes, 0 on padding (empty when the features have none).
     """
 
     ids: Mapping[str, torch.Tensor]
     history: Mapping[str, torch.Tensor]
     history_mask: torch.Tensor
+    history_feedback: Mapping[str, torch.Tensor] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         """Check shapes: every id ``[B]``, every history tensor ``[B, L]`` like the mask."""
@@ -38,9 +41,9 @@ class RecBatch:
         if len(shape) != 2 or shape[0] != b or self.history_mask.dtype != torch.bool:
             raise ValueError(f"RecBatch.history_mask must be bool [{b}, L], got "
                              f"{self.history_mask.dtype} {tuple(shape)}")
-        for name, value in self.history.items():
+        for name, value in {**self.history, **self.history_feedback}.items():
             if value.shape != shape:
-                raise ValueError(f"RecBatch.history[{name!r}] has shape {tuple(value.shape)}, "
+                raise ValueError(f"RecBatch history field {name!r} has shape {tuple(value.shape)}, "
                                  f"expected {tuple(shape)} like history_mask")
 
     def __len__(self) -> int:
@@ -51,7 +54,8 @@ class RecBatch:
         """The candidates ``start:stop`` (views, no copy)."""
         return RecBatch({name: value[start:stop] for name, value in self.ids.items()},
                         {name: value[start:stop] for name, value in self.history.items()},
-                        self.history_mask[start:stop])
+                        self.history_mask[start:stop],
+                        {name: value[start:stop] for name, value in self.history_feedback.items()})
 
 
 @dataclass(frozen=True)
@@ -100,4 +104,5 @@ def make_batch(tensors: InteractionTensors, rows: torch.Tensor, history_length: 
     rows = torch.as_tensor(rows, dtype=torch.long)
     history = gather_history(tensors, rows, history_length)
     return RecBatch(ids={name: value[rows] for name, value in tensors.ids.items()},
-                    history=history.ids, history_mask=history.mask)
+                    history=history.ids, history_mask=history.mask,
+                    history_feedback=history.feedback)

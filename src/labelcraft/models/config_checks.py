@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from labelcraft.models.layers import ACTIVATIONS
+from labelcraft.models.task_towers import TOWERS
 
 
 def is_positive_int(value: object) -> bool:
@@ -47,3 +48,13 @@ def check_n_heads(n_heads: int) -> None:
     """Raise unless a model is asked for at least one output head."""
     if n_heads < 1:
         raise ValueError(f"n_heads must be >= 1, got {n_heads}")
+
+
+def check_towers(config: Any) -> None:
+    """Raise unless ``config.towers`` is a known prediction part and its MMoE settings valid
+    (``num_experts`` an int >= 1, ``tower_hidden`` positive widths)."""
+    if config.towers not in TOWERS:
+        raise ValueError(f"{type(config).__name__}.towers must be one of {', '.join(TOWERS)}, "
+                         f"got {config.towers!r}")
+    check_positive_int(config, "num_experts")
+    check_widths(config, "tower_hidden")

@@ -13,10 +13,12 @@ from labelcraft.models.config_checks import (
     check_activation,
     check_n_heads,
     check_positive_int,
+    check_towers,
     check_widths,
 )
-from labelcraft.models.layers import MLP, FieldEmbeddings, TargetAttention
+from labelcraft.models.layers import FieldEmbeddings, TargetAttention
 from labelcraft.models.registry import register_model
+from labelcraft.models.task_towers import task_towers
 
 
 @dataclass(frozen=True)
@@ -27,6 +29,9 @@ class DINConfig:
     attention_hidden: tuple[int, ...] = (36,)
     mlp_hidden: tuple[int, ...] = (200, 80)
     activation: str = "dice"
+    towers: str = "shared_bottom"
+    num_experts: int = 4
+    tower_hidden: tuple[int, ...] = (32,)
 
     def __post_init__(self) -> None:
         """Coerce YAML lists to tuples and check values."""
@@ -34,6 +39,7 @@ class DINConfig:
         check_widths(self, "attention_hidden")
         check_widths(self, "mlp_hidden")
         check_activation(self)
+        check_towers(self)
 
 
 @register_model("din")
@@ -44,7 +50,8 @@ class DIN(nn.Module):
     is the concatenation of its field embeddings ``[I*D]``; the MLP input is concat(user fields
     ``[U*D]``, candidate item ``[I*D]``, attention-pooled history ``[I*D]``); the MLP
     (``mlp_hidden`` with the configured activation) ends in ``n_heads`` logits, passed through
-    a sigmoid: one score in [0, 1] per label head.
+    a sigmoid: one score in [0, 1] per label head. With ``towers: mmoe`` the MLP is an `MMoE`
+    whose experts have the ``mlp_hidden`` widths (multi-objective heads).
     """
 
     config_class: ClassVar[type] = DINConfig
@@ -57,8 +64,9 @@ class DIN(nn.Module):
         self.embeddings = FieldEmbeddings(spec, d)
         item = len(spec.item_fields) * d
         self.attention = TargetAttention(item, config.attention_hidden, config.activation)
-        self.mlp = MLP(len(spec.user_fields) * d + 2 * item, config.mlp_hidden, n_heads,
-                       config.activation)
+        self.mlp = task_towers(len(spec.user_fields) * d + 2 * item, config.mlp_hidden, n_heads,
+                               towers=config.towers, activation=config.activation,
+                               num_experts=config.num_experts, tower_hidden=config.tower_hidden)
 
     def forward(self, batch: RecBatch) -> torch.Tensor:
         """Per-head scores in [0, 1]: ``[B, n_heads]``."""
