@@ -77,11 +77,10 @@ def auc(scores: Array, target: Array, mask: Array | None = None) -> float:
     return float((rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg))
 
 
-def group_auc(scores: Array, target: Array, mask: Array) -> dict[str, float | int]:
-    """gAUC over users: each user's AUC (mid-ranks for ties, as `auc`) on the user's real slots
-    of ``[G, M]``, weighted by the user's number of real slots (impressions); users whose slots
-    are all one class are skipped. Vectorised: one sort of every real slot by (user, score).
-    {value (NaN when every user is skipped), n_users (counted), n_skipped}."""
+def per_user_auc(scores: Array, target: Array, mask: Array) -> tuple[np.ndarray, np.ndarray]:
+    """Each user's AUC on the user's real slots of ``[G, M]`` (mid-ranks for ties, as `auc`) and
+    the user's number of real slots: (auc ``[G]``, NaN where a user's slots are all one class;
+    counts ``[G]``). Vectorised: one sort of every real slot by (user, score)."""
     s, t = _numpy(scores).astype(np.float64), _numpy(target).astype(np.float64)
     m = _numpy(mask).astype(bool)
     if np.isnan(s[m]).any():
@@ -90,9 +89,6 @@ def group_auc(scores: Array, target: Array, mask: Array) -> dict[str, float | in
     score, positive = s[m], t[m] == 1
     counts = np.bincount(user, minlength=len(m))
     n_pos = np.bincount(user, weights=positive, minlength=len(m))
-    counted = (n_pos > 0) & (n_pos < counts)
-    if not counted.any():
-        return {"value": float("nan"), "n_users": 0, "n_skipped": int(len(m))}
     order = np.lexsort((score, user))
     user, score, positive = user[order], score[order], positive[order]
     row_start = np.cumsum(counts) - counts  # index of each user's first slot in the sort
@@ -100,16 +96,28 @@ def group_auc(scores: Array, target: Array, mask: Array) -> dict[str, float | in
     new_block[1:] = (user[1:] != user[:-1]) | (score[1:] != score[:-1])
     block = np.cumsum(new_block) - 1
     block_start = np.flatnonzero(new_block)
-    block_size = np.bincount(block)
+    block_size = np.bincount(block) if len(block) else np.zeros(0, dtype=np.int64)
     # 1-based mid-rank of each slot within its user: the mean position of its tie block
     mid_rank = block_start[block] - row_start[user] + 1 + (block_size[block] - 1) / 2.0
     rank_sum = np.bincount(user, weights=mid_rank * positive, minlength=len(m))
     n_neg = counts - n_pos
     with np.errstate(divide="ignore", invalid="ignore"):
         per_user = (rank_sum - n_pos * (n_pos + 1) / 2.0) / (n_pos * n_neg)
+    per_user[(n_pos == 0) | (n_neg == 0)] = np.nan
+    return per_user, counts
+
+
+def group_auc(scores: Array, target: Array, mask: Array) -> dict[str, float | int]:
+    """gAUC over users: each user's AUC (`per_user_auc`) weighted by the user's number of real
+    slots (impressions); users whose slots are all one class are skipped.
+    {value (NaN when every user is skipped), n_users (counted), n_skipped}."""
+    per_user, counts = per_user_auc(scores, target, mask)
+    counted = ~np.isnan(per_user)
+    if not counted.any():
+        return {"value": float("nan"), "n_users": 0, "n_skipped": int(len(per_user))}
     weights = counts[counted].astype(np.float64)
     return {"value": float((per_user[counted] * weights).sum() / weights.sum()),
-            "n_users": int(counted.sum()), "n_skipped": int(len(m) - counted.sum())}
+            "n_users": int(counted.sum()), "n_skipped": int(len(per_user) - counted.sum())}
 
 
 def summarise_users(

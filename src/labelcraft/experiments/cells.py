@@ -272,12 +272,14 @@ def evaluate_cell(
     k: int,
     config: ReportConfig,
     backbone: str = "",
+    kind: str | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The cell's valid and test reports (`split_report`) from its saved score tables."""
+    """The cell's valid and test reports (`split_report`, entries of ``kind``) from its saved
+    score tables."""
     epochs = best_epochs(history, seeds)
     return tuple(  # type: ignore[return-value]
         split_report(name, split, method, scores_from_table(table, split, seeds), epochs, seeds,
-                     k, config, backbone)
+                     k, config, backbone, kind)
         for name, split, table in (("valid", valid, valid_scores), ("test", test, test_scores)))
 
 

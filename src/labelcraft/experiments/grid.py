@@ -7,6 +7,7 @@ cells comes from the parameters, so a new rule, ablation or backbone adds cells 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -21,16 +22,19 @@ def backbone_slug(backbone: str) -> str:
 
 def method_slug(method: str) -> str:
     """The namespace part of a method: "WT+EF" -> "wt_ef", "LabelCraft w/o meta" ->
-    "labelcraft_wo_meta"."""
-    return method.lower().replace(" w/o ", "_wo_").replace("+", "_").replace(" ", "_")
+    "labelcraft_wo_meta", "multi-objective (MMoE)" -> "multi_objective_mmoe"."""
+    slug = method.lower().replace(" w/o ", "_wo_")
+    return re.sub(r"[^a-z0-9]+", "_", slug).strip("_")
 
 
 @dataclass(frozen=True)
 class Cell:
-    """One cell: a label method (its report name, e.g. "WT+EF") on one backbone."""
+    """One cell: a label method (its report name, e.g. "WT+EF") on one backbone, or a
+    multi-objective variant (``multi_objective``: trained on the raw signals, no label)."""
 
     backbone: str
     method: str
+    multi_objective: bool = False
 
     @property
     def slug(self) -> str:
@@ -39,8 +43,9 @@ class Cell:
 
     @property
     def kind(self) -> str:
-        """"rule", "multi_task", "labelcraft" or "floor" (`method_kind`)."""
-        return method_kind(self.method)
+        """"multi_objective", else "rule", "multi_task", "labelcraft" or "floor"
+        (`method_kind`)."""
+        return "multi_objective" if self.multi_objective else method_kind(self.method)
 
     def namespace(self, source: str) -> str:
         """``<source>.<backbone slug>.<slug>``."""
@@ -57,11 +62,13 @@ class Cell:
         return f"{self.backbone}/{self.method}" if several_backbones else self.method
 
 
-def grid_cells(grid: GridConfig, labelcraft_rows: Sequence[str]) -> list[Cell]:
+def grid_cells(grid: GridConfig, labelcraft_rows: Sequence[str],
+               multi_objective: Sequence[tuple[str, str]] = ()) -> list[Cell]:
     """Every cell: per backbone the rules (in ``grid.methods`` order), the LabelCraft rows
-    (``labelcraft_rows``: "LabelCraft" and its ablations), then the random floor.
+    (``labelcraft_rows``: "LabelCraft" and its ablations), then the random floor; then the
+    multi-objective variants (``multi_objective``: (backbone, name) pairs).
 
-    A ValueError when two methods share a slug (their datasets would collide).
+    A ValueError when two cells share a namespace (their datasets would collide).
     """
     methods = [*grid.methods, *labelcraft_rows, RANDOM]
     slugs = [method_slug(method) for method in methods]
@@ -69,4 +76,10 @@ def grid_cells(grid: GridConfig, labelcraft_rows: Sequence[str]) -> list[Cell]:
         raise ValueError(f"two methods share a namespace: {dict(zip(methods, slugs, strict=True))}")
     if LABELCRAFT not in labelcraft_rows:
         raise ValueError(f"the LabelCraft rows must include {LABELCRAFT!r}: {labelcraft_rows}")
-    return [Cell(backbone, method) for backbone in grid.backbones for method in methods]
+    cells = [Cell(backbone, method) for backbone in grid.backbones for method in methods]
+    cells += [Cell(backbone, name, multi_objective=True) for backbone, name in multi_objective]
+    spaces = [cell.local("") for cell in cells]
+    if len(set(spaces)) != len(spaces):
+        twice = sorted({space[:-1] for space in spaces if spaces.count(space) > 1})
+        raise ValueError(f"two cells share a namespace: {twice}")
+    return cells

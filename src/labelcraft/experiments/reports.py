@@ -47,8 +47,11 @@ def split_report(
     k: int,
     config: ReportConfig,
     backbone: str = "",
+    kind: str | None = None,
 ) -> dict[str, Any]:
     """Report of one split for one method: its seed summaries and per-seed reports.
+
+    kind: the entry's kind (default `method_kind`; "multi_objective" for such a cell).
 
     scores: one `[G, M]` score tensor per seed (in ``seeds`` order). Layout: {split, k, level,
     n_boot, seeds, n_users, n_interactions, interval, methods: {method: {method, backbone, kind,
@@ -68,7 +71,7 @@ def split_report(
                                      outcomes.duration_s, k=k))
     stacked = {name: np.stack([values[name].numpy() for values in per_user])
                for name in per_user[0]}
-    kind = method_kind(method)
+    kind = kind or method_kind(method)
     entry = {
         "method": method,
         "backbone": backbone,

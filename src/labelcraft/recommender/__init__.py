@@ -2,8 +2,16 @@
 
 from labelcraft.recommender.config import EVAL_METRICS, TrainConfig
 from labelcraft.recommender.early_stopping import Stopped, state_copy, train_until_stale
-from labelcraft.recommender.scoring import EvalSet, epoch_metrics, score_groups
+from labelcraft.recommender.scoring import (
+    EvalSet,
+    Ranking,
+    epoch_metrics,
+    predict_groups,
+    rank_heads,
+    score_groups,
+)
 from labelcraft.recommender.trainer import (
+    Objective,
     TrainResult,
     build_seeded_model,
     check_training_inputs,
@@ -14,6 +22,8 @@ from labelcraft.recommender.trainer import (
 __all__ = [
     "EVAL_METRICS",
     "EvalSet",
+    "Objective",
+    "Ranking",
     "Stopped",
     "TrainConfig",
     "TrainResult",
@@ -21,6 +31,8 @@ __all__ = [
     "check_training_inputs",
     "epoch_metrics",
     "plain_step",
+    "predict_groups",
+    "rank_heads",
     "score_groups",
     "state_copy",
     "train_model",

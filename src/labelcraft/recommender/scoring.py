@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import pandas as pd
@@ -33,26 +33,28 @@ class EvalSet:
         return len(self.groups.user_idx)
 
 
-def score_groups(
+Ranking = Callable[[torch.Tensor], torch.Tensor]
+"""How a model's head scores ``[..., H]`` become one ranking score ``[...]``."""
+
+
+def predict_groups(
     model: nn.Module,
     tensors: InteractionTensors,
     groups: EvalGroups,
     history_length: int,
     *,
     batch_users: int = 256,
-    head_weights: Sequence[float] | None = None,
 ) -> torch.Tensor:
-    """Ranking scores `[G, M]` float32 of every real slot of the groups (0 on padding).
+    """Head scores `[G, M, H]` float32 of every real slot of the groups (0 on padding).
 
     The model runs in eval mode without gradients (its mode is restored afterwards), so a
     row's score does not depend on the other rows of the batch. Users are taken `batch_users`
     at a time; each user batch is cut to its own longest group and only its real rows go
-    through one forward pass, so padding never reaches the model. Multi-head outputs `[B, H]`
-    are mixed into one score by `mix_heads(·, head_weights)` (default: mean of the heads).
+    through one forward pass, so padding never reaches the model.
     """
     if batch_users < 1:
         raise ValueError(f"batch_users must be >= 1, got {batch_users}")
-    scores = torch.zeros(groups.mask.shape, dtype=torch.float32)
+    heads: torch.Tensor | None = None
     was_training = model.training
     model.eval()
     try:
@@ -64,12 +66,39 @@ def score_groups(
                     continue
                 mask = mask[:, :width]
                 rows = groups.rows[start : start + batch_users, :width][mask]
-                heads = model(make_batch(tensors, rows, history_length))  # [R, H]
-                block = scores[start : start + batch_users, :width]
-                block[mask] = mix_heads(heads, head_weights).to(torch.float32)
+                out = model(make_batch(tensors, rows, history_length))  # [R, H]
+                if heads is None:
+                    heads = torch.zeros((*groups.mask.shape, out.shape[-1]), dtype=torch.float32)
+                block = heads[start : start + batch_users, :width]
+                block[mask] = out.to(torch.float32)
     finally:
         model.train(was_training)
-    return scores
+    return heads if heads is not None else torch.zeros((*groups.mask.shape, 1))
+
+
+def rank_heads(heads: torch.Tensor, mask: torch.Tensor, *,
+               head_weights: Sequence[float] | None = None,
+               ranking: Ranking | None = None) -> torch.Tensor:
+    """Ranking scores `[G, M]` (0 on padding) of head scores `[G, M, H]`: ``ranking`` of the
+    heads, or their mean weighted by ``head_weights`` (`mix_heads`; default: plain mean)."""
+    scores = ranking(heads) if ranking is not None else mix_heads(heads, head_weights)
+    return torch.where(mask, scores.to(torch.float32), 0.0)
+
+
+def score_groups(
+    model: nn.Module,
+    tensors: InteractionTensors,
+    groups: EvalGroups,
+    history_length: int,
+    *,
+    batch_users: int = 256,
+    head_weights: Sequence[float] | None = None,
+    ranking: Ranking | None = None,
+) -> torch.Tensor:
+    """Ranking scores `[G, M]` float32 of every real slot (0 on padding): `predict_groups`
+    then `rank_heads` (multi-head outputs mixed by ``ranking`` or ``head_weights``)."""
+    heads = predict_groups(model, tensors, groups, history_length, batch_users=batch_users)
+    return rank_heads(heads, groups.mask, head_weights=head_weights, ranking=ranking)
 
 
 def epoch_metrics(scores: torch.Tensor, eval_set: EvalSet, k: int) -> dict[str, float]:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 import torch
@@ -15,7 +16,13 @@ from labelcraft.features.tensors import InteractionTensors
 from labelcraft.models import ModelSpec, RecBatch, build_model, label_loss, make_batch
 from labelcraft.recommender.config import TrainConfig
 from labelcraft.recommender.early_stopping import train_until_stale
-from labelcraft.recommender.scoring import EvalSet, epoch_metrics, score_groups
+from labelcraft.recommender.scoring import (
+    EvalSet,
+    Ranking,
+    epoch_metrics,
+    predict_groups,
+    rank_heads,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -49,10 +56,16 @@ def build_seeded_model(
         return build_model(name, spec, params, n_heads=n_heads)
 
 
+Objective = Callable[[torch.Tensor, torch.Tensor], torch.Tensor]
+"""A training loss of head scores ``[B, H]`` against targets ``[B, H]`` (a scalar)."""
+
+
 def plain_step(model: nn.Module, optimizer: torch.optim.Optimizer, batch: RecBatch,
-               labels: torch.Tensor, loss: str) -> float:
-    """One optimiser step of ``model`` on ``batch`` against ``labels [B, H]``; the batch loss."""
-    value = label_loss(model(batch), labels, loss)  # type: ignore[arg-type]
+               labels: torch.Tensor, loss: str | Objective) -> float:
+    """One optimiser step of ``model`` on ``batch`` against ``labels [B, H]``; the batch loss
+    (``loss``: a `label_loss` kind, or an `Objective`)."""
+    objective = loss if callable(loss) else partial(label_loss, kind=loss)
+    value = objective(model(batch), labels)
     optimizer.zero_grad(set_to_none=True)
     value.backward()
     optimizer.step()
@@ -83,6 +96,9 @@ def train_model(
     *,
     seed: int,
     head_weights: Sequence[float] | None = None,
+    objective: Objective | None = None,
+    ranking: Ranking | None = None,
+    head_metrics: Callable[[torch.Tensor], dict[str, float]] | None = None,
     description: str = "train",
 ) -> TrainResult:
     """Train `model` (forward: RecBatch -> `[B, H]` in [0, 1]) on `labels [N, H]` at `train_rows`.
@@ -94,6 +110,10 @@ def train_model(
         config: the trainer; `config.history_length` must be resolved.
         seed: the batch order's generator.
         head_weights: how the heads mix into the validation ranking score (None: their mean).
+        objective: the training loss (None: `label_loss` of ``config.loss``).
+        ranking: the validation ranking score of the heads (None: mixed by ``head_weights``).
+        head_metrics: extra per-epoch validation metrics of the head scores ``[G, M, H]``
+            (logged as ``valid_<name>``).
         description: prefix of log lines and progress bars.
 
     Each epoch visits the train rows `[T]` once in an order drawn from a `torch.Generator`
@@ -122,16 +142,19 @@ def train_model(
         for step in bar:
             rows = order[step * config.batch_size : (step + 1) * config.batch_size]
             total += plain_step(model, optimizer, make_batch(tensors, rows, history_length),
-                                labels[rows], config.loss)
+                                labels[rows], objective or config.loss)
             if step % 20 == 0:
                 bar.set_postfix(loss=f"{total / (step + 1):.4f}", refresh=False)
         bar.close()
         return {"train_loss": total / n_batches}
 
     def validate() -> tuple[torch.Tensor, dict[str, float]]:
-        scores = score_groups(model, tensors, valid.groups, history_length,
-                              batch_users=config.eval_batch_users, head_weights=head_weights)
+        heads = predict_groups(model, tensors, valid.groups, history_length,
+                               batch_users=config.eval_batch_users)  # [G, M, H]
+        scores = rank_heads(heads, valid.groups.mask, head_weights=head_weights, ranking=ranking)
         metrics = epoch_metrics(scores, valid, config.k)
+        if head_metrics is not None:
+            metrics |= head_metrics(heads)
         return scores, {f"valid_{name}": value for name, value in metrics.items()}
 
     stopped = train_until_stale({"model": model}, run_epoch, validate, config, description)

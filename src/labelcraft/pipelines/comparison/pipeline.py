@@ -3,13 +3,15 @@
 A cell ``<source>.<backbone>.<method>`` (``kuairand.din.wt_ef``) is the template of its kind
 reused by namespace, as Kedro's starters reuse a modelling pipeline: rules ``fit_labels ->
 train -> evaluate``; LabelCraft and its ablations ``train`` (meta-training) ``-> evaluate``;
-the random floor ``train`` (its draw) ``-> evaluate``; every cell also writes its
+the random floor ``train`` (its draw) ``-> evaluate``; a multi-objective variant ``train``
+(on the raw signals, one head per task; also ``.task_predictions``) ``-> evaluate``; every
+cell also writes its
 reproducibility card (``write_run_card``). Cells read the features stage's datasets
 of their source and write their own (``<namespace>.valid_scores``, ``.test_scores``,
 ``.history``, ``.weights``, ``.valid_report``, ``.test_report``, ``.run_card``; LabelCraft
 ``.labels`` and ``.labeler`` too); the reporting stage merges them. The cells come from the
-parameters (`cells_from_parameters`): ``comparison`` (backbones, methods) and
-``labelcraft.ablations``.
+parameters (`cells_from_parameters`): ``comparison`` (backbones, methods),
+``labelcraft.ablations`` and ``multi_objective.variants``.
 """
 
 from __future__ import annotations
@@ -31,10 +33,12 @@ from labelcraft.pipelines.comparison.nodes import (
     evaluate,
     fit_labels,
     meta_train,
+    train_multi_objective,
     train_recommenders,
     write_run_card,
 )
 from labelcraft.pipelines.run_parameters import pipeline_parameters
+from labelcraft.multiobjective.objective import MultiObjectiveConfig
 from labelcraft.recommender import TrainConfig
 from labelcraft.sources import SOURCES
 
@@ -49,11 +53,13 @@ TRAIN_DATA = ["model_inputs", "feedback", "eval_groups_valid", "eval_groups_test
 
 
 def cells_from_parameters(parameters: Mapping[str, Any]) -> list[Cell]:
-    """The grid's cells of ``parameters`` (``comparison``, ``trainer``, ``labelcraft``)."""
+    """The grid's cells of ``parameters`` (``comparison``, ``trainer``, ``labelcraft``,
+    ``multi_objective``)."""
     grid = GridConfig.from_dict(parameters.get("comparison"))
     trainer = TrainConfig.from_dict(parameters.get("trainer"))
     rows = LabelCraftVariants.from_params(parameters.get("labelcraft"), trainer).variants()
-    return grid_cells(grid, list(rows))
+    variants = MultiObjectiveConfig.from_dict(parameters.get("multi_objective")).variants
+    return grid_cells(grid, list(rows), [(v.backbone, v.name) for v in variants])
 
 
 def _bound(func: Callable[..., Any], **bound: str) -> Callable[..., Any]:
@@ -76,6 +82,18 @@ def cell_template(cell: Cell, source: str, several_backbones: bool = False) -> P
             Node(_bound(evaluate, **evaluated), EVAL_INPUTS, ["valid_report", "test_report"],
                  name="evaluate"),
             _run_card_node(cell, []),
+        ])
+    if cell.kind == "multi_objective":
+        return Pipeline([
+            Node(_bound(train_multi_objective, backbone=cell.backbone, **names),
+                 [*TRAIN_DATA, backbone, "params:trainer", "params:comparison",
+                  "params:multi_objective"],
+                 ["valid_scores", "test_scores", "history", "weights", "task_predictions"],
+                 name="train"),
+            Node(_bound(evaluate, **evaluated),
+                 [*EVAL_INPUTS, "history", "weights", "task_predictions"],
+                 ["valid_report", "test_report"], name="evaluate"),
+            _run_card_node(cell, ["history", "params:multi_objective"]),
         ])
     if cell.kind == "labelcraft":
         train = Node(
