@@ -35,7 +35,8 @@ class Variant:
     """One multi-objective cell: report name ``name`` on backbone ``backbone``.
 
     tasks: its heads (None = the settings' ``tasks``); esmm: chain ``long_view`` on ``click``
-    (``click`` is added as the first head when missing); backbone_params: overrides of ``params:backbones.<backbone>``.
+    (``click`` is added as the first head when missing); backbone_params: overrides of
+    ``params:backbones.<backbone>``.
     """
 
     name: str

@@ -28,6 +28,7 @@ from labelcraft.experiments import (
     LabelCraftVariants,
     grid_cells,
 )
+from labelcraft.multiobjective.objective import MultiObjectiveConfig
 from labelcraft.pipelines.comparison.nodes import (
     draw_random_scores,
     evaluate,
@@ -38,7 +39,6 @@ from labelcraft.pipelines.comparison.nodes import (
     write_run_card,
 )
 from labelcraft.pipelines.run_parameters import pipeline_parameters
-from labelcraft.multiobjective.objective import MultiObjectiveConfig
 from labelcraft.recommender import TrainConfig
 from labelcraft.sources import SOURCES
 

@@ -1,0 +1,1 @@
+"""Multi-objective prediction from raw feedback: tasks, loss, ESMM chaining, fusion, metrics."""
