@@ -124,7 +124,7 @@ def _truth(eval_set: EvalSet, feedback: pd.DataFrame, task: str,
     groups = eval_set.groups
     rows = torch.where(groups.mask, groups.rows, 0).numpy()
     if task in REGRESSION_TASKS:
-        values = torch.from_numpy(feedback["play_time_s"].to_numpy(np.float32))
+        values = torch.from_numpy(feedback["play_time_s"].to_numpy(np.float32, copy=True))
     else:
         values = task_targets(feedback, (task,), scale)[:, 0]
     return torch.where(groups.mask, values[rows], 0.0)
