@@ -225,3 +225,12 @@ def test_history_has_per_task_curves(mo_grid) -> None:
     for name in ("valid_AUC_skip", "valid_AUC_long_view", "valid_AUC_EF", "valid_AUC_hate"):
         assert history[name].between(0, 1).all(), name
     assert set(history["seed"]) == {0, 1}
+
+
+def test_task_loss_gradient_is_finite_on_saturated_scores() -> None:
+    pred = torch.tensor([[0.0, 1.0], [1.0, 0.5]], requires_grad=True)
+    value = task_loss(pred, torch.tensor([[1.0, 0.0], [1.0, 0.5]]), ("EF", "hate"), {})
+    (grad,) = torch.autograd.grad(value, pred)
+    assert bool(torch.isfinite(grad).all())
+    # EF: log terms clamped at -100 -> (100 + 0) / 2; hate: (100 + ln 2) / 2
+    assert float(value.detach()) == pytest.approx((50.0 + (100.0 + math.log(2.0)) / 2) / 2)

@@ -5,6 +5,7 @@ from labelcraft.experiments.benchmark_tables import (
     RESULT_COLUMNS,
     matrix,
     matrix_markdown,
+    task_table_markdown,
     tidy_results,
 )
 from labelcraft.experiments.cells import (
@@ -47,6 +48,7 @@ __all__ = [
     "RESULT_COLUMNS",
     "matrix",
     "matrix_markdown",
+    "task_table_markdown",
     "tidy_results",
     "ABLATIONS",
     "ALL_METHODS",

@@ -32,10 +32,13 @@ def tidy_results(reports: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
 
 
 def matrix(report: Mapping[str, Any], metric: str) -> tuple[pd.DataFrame, pd.DataFrame]:
-    """Means and seed stds of ``metric`` as backbones x methods tables (grid order)."""
+    """Means and seed stds of ``metric`` as backbones x label methods tables (grid order; the
+    multi-objective cells, which use no label method, are not in it)."""
     means: dict[str, dict[str, float]] = {}
     stds: dict[str, dict[str, float]] = {}
     for entry in report["methods"].values():
+        if entry["kind"] == "multi_objective":
+            continue
         summary = entry["metrics"][metric]
         field = "mean" if "mean" in summary else "value"
         means.setdefault(entry["backbone"], {})[entry["method"]] = summary[field]
@@ -57,7 +60,7 @@ def matrix_markdown(report: Mapping[str, Any], metric: str) -> str:
         "|---|" + "---|" * len(means.columns),
     ]
     entries = {(entry["backbone"], entry["method"]): entry
-               for entry in report["methods"].values()}
+               for entry in report["methods"].values() if entry["kind"] != "multi_objective"}
     for backbone, row in means.iterrows():
         trained = row[[m for m in row.index if entries[backbone, m]["kind"] != "floor"]]
         best = trained.idxmax() if trained.notna().any() else None
@@ -91,3 +94,48 @@ def rank_agreement(means: pd.DataFrame, entries: Mapping[tuple[str, str], Any]) 
                   f"backbones ({len(pairs)} pairs): mean {pairs.mean():.2f}, min "
                   f"{pairs.min():.2f}, max {pairs.max():.2f}."]
     return lines
+
+
+TASK_METRICS: tuple[str, ...] = (
+    "AUC_skip", "gAUC_skip", "AUC_long_view", "gAUC_long_view", "AUC_EF", "gAUC_EF",
+    "AUC_hate", "gAUC_hate", "MAE_watch_time", "XAUC_watch_time")
+"""The per-task metrics of the multi-objective table, in its column order."""
+
+
+def _task_of(metric: str) -> str:
+    """The task a per-task metric measures: "gAUC_long_view" -> "long_view"."""
+    return metric.split("_", 1)[1]
+
+
+def task_table_markdown(report: Mapping[str, Any]) -> str:
+    """Markdown table of the multi-objective cells of ``report``: a row per cell, a column per
+    metric of `TASK_METRICS` (blank where the cell has no head for the task): mean ± std over
+    seeds and, for the per-user metrics, the bootstrap interval over users."""
+    entries = [(name, entry) for name, entry in report["methods"].items()
+               if entry["kind"] == "multi_objective"]
+    title = f"# Per-task metrics of the multi-objective cells: {report['split']} split"
+    if not entries:
+        return f"{title}\n\nNo multi-objective cell in this run (params:multi_objective).\n"
+    lines = [
+        title, "",
+        f"{len(report['seeds'])} seed(s) {tuple(report['seeds'])}, {report['n_users']:,} users, "
+        f"{report['n_interactions']:,} impressions; mean ± std over seeds, [{report['level']:.0%} "
+        "bootstrap interval over users of the user's value averaged over seeds]. MAE in seconds "
+        "(lower is better); the others are higher-is-better.", "",
+        "| cell | " + " | ".join(TASK_METRICS) + " |", "|---|" + "---|" * len(TASK_METRICS)]
+    for name, entry in entries:
+        cells = []
+        for metric in TASK_METRICS:
+            summary = entry["metrics"].get(metric)
+            if summary is None or _task_of(metric) not in entry["heads"]:
+                cells.append("")
+                continue
+            digits = 2 if metric.startswith("MAE") else 4
+            text = f"{summary['value']:.{digits}f}"
+            if not math.isnan(summary["value_std"]):
+                text += f" ± {summary['value_std']:.{digits}f}"
+            if "ci_low" in summary:
+                text += f" [{summary['ci_low']:.{digits}f}, {summary['ci_high']:.{digits}f}]"
+            cells.append(text)
+        lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"

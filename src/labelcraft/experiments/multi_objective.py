@@ -152,7 +152,7 @@ def add_task_metrics(report: dict[str, Any], eval_set: EvalSet, feedback: pd.Dat
         seed_predictions = {}
         for task in tasks:
             tensor = torch.zeros(mask.shape, dtype=torch.float32)
-            tensor[mask] = torch.from_numpy(rows[task].to_numpy(np.float32))
+            tensor[mask] = torch.from_numpy(rows[task].to_numpy(np.float32, copy=True))
             seed_predictions[task] = tensor
         per_seed_predictions.append(seed_predictions)
     scale = WatchTimeScale(1.0)  # unused: truths of binary tasks are 0/1, watch time seconds

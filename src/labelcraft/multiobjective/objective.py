@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from labelcraft.config import from_params
@@ -129,7 +130,9 @@ def task_loss(pred: torch.Tensor, target: torch.Tensor, tasks: Sequence[str],
                          f"[B, {len(tasks)}] for tasks {list(tasks)}")
     target = target.to(pred.dtype)
     regression = torch.tensor([task in REGRESSION_TASKS for task in tasks])
-    bce = -(target * pred.log().clamp(min=-100) + (1 - target) * (1 - pred).log().clamp(min=-100))
+    # PyTorch's BCE clamps the log terms at -100 and its gradient stays finite when a score
+    # saturates at 0 or 1 (a hand-written clamp(log p) gives 0 * inf = NaN there)
+    bce = F.binary_cross_entropy(pred, target, reduction="none")
     per_task = torch.where(regression, (pred - target).square(), bce).mean(dim=0)  # [T]
     w = torch.tensor([float(weights.get(task, 1.0)) for task in tasks], dtype=pred.dtype)
     if w.sum() <= 0:

@@ -15,6 +15,7 @@ from labelcraft.experiments import (
     matrix_markdown,
     merge_reports,
     rule_label_correlations,
+    task_table_markdown,
     tidy_results,
     truth_agreement,
 )
@@ -141,6 +142,11 @@ def write_results_table(valid_metrics: dict[str, Any],
 def write_matrix_leaderboard(test_metrics: dict[str, Any], trainer: dict[str, Any]) -> str:
     """Backbones x label methods, test NWTG@k mean ± std over seeds (markdown)."""
     return matrix_markdown(test_metrics, f"NWTG@{TrainConfig.from_dict(trainer).k}")
+
+
+def write_task_table(test_metrics: dict[str, Any]) -> str:
+    """The multi-objective cells' per-task test metrics (markdown, `task_table_markdown`)."""
+    return task_table_markdown(test_metrics)
 
 
 def plot_matrix_leaderboard(test_metrics: dict[str, Any], trainer: dict[str, Any]) -> Figure:

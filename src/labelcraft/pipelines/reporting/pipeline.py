@@ -23,6 +23,7 @@ from labelcraft.pipelines.reporting.nodes import (
     write_leaderboard,
     write_matrix_leaderboard,
     write_results_table,
+    write_task_table,
 )
 from labelcraft.pipelines.run_parameters import pipeline_parameters
 from labelcraft.sources import SIMULATED, SOURCES
@@ -111,6 +112,8 @@ BENCHMARK = Pipeline(
              name="write_matrix_leaderboard"),
         Node(plot_matrix_leaderboard, ["test_metrics", "params:trainer"],
              "benchmark_matrix_plot", name="plot_matrix_leaderboard"),
+        Node(write_task_table, ["test_metrics"], "benchmark_task_table",
+             name="write_task_table"),
     ]
 )
 """The open-benchmarking tables (``data/08_reporting/<source>/benchmark/``)."""
