@@ -22,9 +22,14 @@ from tests.conftest import run_session, tracking_uri
 pytestmark = pytest.mark.e2e
 
 
+MULTI_OBJECTIVE = "multi-objective"  # conf/test's multi-objective cell (on DIN)
+METHODS = [*ALL_METHODS, LABELCRAFT, MULTI_OBJECTIVE, RANDOM]
+
+
 def assert_rule_reports(folder: Path, *, truth: bool) -> None:
-    """valid/test metrics and leaderboard.md of the comparison list every rule and LabelCraft."""
-    methods = [*ALL_METHODS, LABELCRAFT, RANDOM]
+    """valid/test metrics and leaderboard.md of the comparison list every rule, LabelCraft and
+    the multi-objective cell; results.csv and the task table carry its per-task metrics."""
+    methods = METHODS
     for split in ("valid", "test"):
         report = json.loads((folder / f"{split}_metrics.json").read_text())
         assert list(report["methods"]) == methods
@@ -34,6 +39,10 @@ def assert_rule_reports(folder: Path, *, truth: bool) -> None:
         assert f"\n| {method} | " in board, method
     assert ("SAT NDCG@10" in board) == truth
     assert (folder / "truth_agreement.json").exists() == truth
+    results = pd.read_csv(folder / "benchmark/results.csv")
+    own = results[results["method"] == MULTI_OBJECTIVE]
+    assert {"AUC_skip", "gAUC_hate", "MAE_watch_time", "XAUC_watch_time"} <= set(own["metric"])
+    assert f"| {MULTI_OBJECTIVE} | " in (folder / "benchmark/task_table.md").read_text()
 
 
 def test_default_run_on_simulated_data(default_run: Path) -> None:
@@ -78,7 +87,7 @@ def test_kuairand_run_accounts_for_every_row(
     (run,) = [r for r in runs if "mlflow.parentRunId" not in r.data.tags]
     assert run.data.tags["data_source"] == "kuairand"
     children = [r for r in runs if r.data.tags.get("mlflow.parentRunId") == run.info.run_id]
-    assert len(children) == len(ALL_METHODS) + 2  # conf/test: one seed; + LabelCraft, random
+    assert len(children) == len(METHODS)  # conf/test: one seed
     assert {child.data.tags["data_source"] for child in children} == {"kuairand"}
     by_reason = rejected["reason"].value_counts()
     for reason, count in by_reason.items():
@@ -164,4 +173,4 @@ def test_a_failed_cell_loses_nothing_else_and_the_run_resumes(
     assert all(after[name] == stamp for name, stamp in finished.items()), "a cell was retrained"
     assert (data / "06_models/simulated/din/pc/weights.pt").exists()
     report = json.loads((data / "08_reporting/simulated/test_metrics.json").read_text())
-    assert list(report["methods"]) == [*ALL_METHODS, LABELCRAFT, RANDOM]
+    assert list(report["methods"]) == METHODS

@@ -304,15 +304,32 @@ def _children(tracked: TrackedRun) -> dict[tuple[str, str], Run]:
     return keyed
 
 
+MULTI_OBJECTIVE = "multi-objective"  # conf/test's multi-objective cell
+
+
 def test_one_tagged_child_run_per_method_and_seed(tracked: TrackedRun) -> None:
-    """conf/test: every rule, LabelCraft and the random floor with seed 0, FINISHED, tagged."""
+    """conf/test: every rule, LabelCraft, the multi-objective cell and the random floor with
+    seed 0, FINISHED, tagged."""
     children = _children(tracked)
-    assert set(children) == {(method, "0") for method in (*ALL_METHODS, LABELCRAFT, RANDOM)}
+    assert set(children) == {(method, "0") for method in (*ALL_METHODS, LABELCRAFT,
+                                                           MULTI_OBJECTIVE, RANDOM)}
     for (method, _), run in children.items():
         assert run.info.status == RunStatus.to_string(RunStatus.FINISHED)
         assert run.data.tags["backbone"] == ("random" if method == RANDOM else "din")
         assert run.data.tags["data_source"] == "simulated"
         assert run.info.run_name == f"simulated/{method}/seed0"
+
+
+def test_multi_objective_child_run_logs_per_task_curves_and_metrics(tracked: TrackedRun
+                                                                     ) -> None:
+    """The multi-objective cell's run has each binary task's validation AUC per epoch and every
+    per-task final metric of both splits."""
+    run = _children(tracked)[MULTI_OBJECTIVE, "0"]
+    for task in ("skip", "long_view", "EF", "hate"):
+        assert tracked.client.get_metric_history(run.info.run_id, f"valid.AUC_{task}"), task
+    for split in ("valid", "test"):
+        for name in ("AUC_skip", "gAUC_long_view", "MAE_watch_time", "XAUC_watch_time"):
+            assert f"final.{split}.{name}" in run.data.metrics, (split, name)
 
 
 def test_child_runs_log_the_training_curve_per_epoch(tracked: TrackedRun) -> None:
@@ -352,16 +369,20 @@ def test_labelcraft_child_run_logs_objectives_and_weights(tracked: TrackedRun) -
 
 
 def test_child_runs_log_the_final_metrics(tracked: TrackedRun) -> None:
-    """Same final metric names in every child, equal to the per-seed reports of the run."""
+    """Same final metric names in every child (the multi-objective one has its per-task metrics
+    too), equal to the per-seed reports of the run."""
     reports = {
         split: _read_json(tracked.project, f"data/08_reporting/simulated/{split}_metrics.json")
         for split in ("valid", "test")
     }
-    names = None
-    for (method, _), run in _children(tracked).items():
+    children = _children(tracked)
+    names = {k for k in children["WT", "0"].data.metrics if k.startswith("final.")}
+    for (method, _), run in children.items():
         metrics = {k: v for k, v in run.data.metrics.items() if k.startswith("final.")}
-        names = names or set(metrics)
-        assert set(metrics) == names
+        if method == MULTI_OBJECTIVE:
+            assert names < set(metrics)
+        else:
+            assert set(metrics) == names
         for split, report in reports.items():
             (per_seed,) = report["methods"][method]["per_seed"]
             assert metrics[f"final.{split}.NWTG.10"] == pytest.approx(
