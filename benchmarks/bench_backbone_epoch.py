@@ -92,7 +92,7 @@ def main() -> None:
         features.eval_groups_test,
         features.feature_spec,
     )
-    tensors, train_rows, spec = data.tensors, data.train_rows, data.spec
+    train_rows, spec = data.train_rows, data.spec
     labels = torch.from_numpy(fit_labels("WT", data.train_feedback)(data.feedback))
     logger.info(
         "features ready in %.1f s: %d train rows", time.perf_counter() - started, len(train_rows)
@@ -104,8 +104,8 @@ def main() -> None:
         for repeat in range(args.repeats):
             model = build_seeded_model(backbone, spec, params["backbones"].get(backbone), 1, 0)
             seconds.append(
-                one_epoch(tensors, labels, train_rows, model, args.batch_size,
-                          args.history_length))
+                one_epoch(data.for_backbone(backbone).tensors, labels, train_rows, model,
+                          args.batch_size, args.history_length))
             logger.info("%s epoch %d: %.2f s", backbone, repeat + 1, seconds[-1])
         best = min(seconds)
         results.append({

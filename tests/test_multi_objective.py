@@ -234,3 +234,17 @@ def test_task_loss_gradient_is_finite_on_saturated_scores() -> None:
     assert bool(torch.isfinite(grad).all())
     # EF: log terms clamped at -100 -> (100 + 0) / 2; hate: (100 + ln 2) / 2
     assert float(value.detach()) == pytest.approx((50.0 + (100.0 + math.log(2.0)) / 2) / 2)
+
+
+def test_only_a_model_that_reads_history_feedback_gets_it() -> None:
+    from labelcraft.experiments import ComparisonData
+
+    features = tiny_features()
+    data = ComparisonData.from_frames(features.model_inputs, features.feedback,
+                                      features.eval_groups_valid, features.eval_groups_test,
+                                      features.feature_spec)
+    assert set(data.tensors.history_feedback) == {
+        "feedback_class", "action_bits", "play_ratio_bucket", "tab_idx", "hour_idx"}
+    assert data.for_backbone("feedback_aware") is data
+    assert data.for_backbone("din").tensors.history_feedback == {}
+    assert data.for_backbone("din").tensors.ids is data.tensors.ids  # no copy of the ids

@@ -145,6 +145,7 @@ class FeedbackAware(nn.Module):
     """
 
     config_class: ClassVar[type] = FeedbackAwareConfig
+    reads_history_feedback: ClassVar[bool] = True  # the batches must carry history_feedback
 
     def __init__(self, spec: ModelSpec, config: FeedbackAwareConfig, n_heads: int = 1) -> None:
         super().__init__()

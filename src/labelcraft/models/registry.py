@@ -2,7 +2,9 @@
 
 A registered class defines ``config_class`` (a dataclass of its hyper-parameters, with defaults)
 and is built as ``cls(spec, config, n_heads)``; ``params`` (e.g. from YAML) are checked against
-the config's fields, so a typo is an error instead of a silently ignored key.
+the config's fields, so a typo is an error instead of a silently ignored key. A class that
+reads what users did with their history items sets ``reads_history_feedback = True``; the
+batches of the others do not carry it (`ComparisonData.for_backbone`).
 """
 
 from __future__ import annotations

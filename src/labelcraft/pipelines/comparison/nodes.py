@@ -61,7 +61,7 @@ def train_recommenders(
     seeds and multi-task head weights of ``comparison``)."""
     grid = GridConfig.from_dict(comparison)
     data = ComparisonData.from_frames(model_inputs, feedback, eval_groups_valid,
-                                      eval_groups_test, feature_spec)
+                                      eval_groups_test, feature_spec).for_backbone(backbone)
     cell = train_rule_cell(method, labels, data, backbone=backbone,
                            backbone_params=backbone_params,
                            trainer=TrainConfig.from_dict(trainer), seeds=grid.seeds,
@@ -87,7 +87,7 @@ def meta_train(
     """LabelCraft (or an ablation) per seed: the cell's tables, learned labels and labeler."""
     variants = LabelCraftVariants.from_params(labelcraft, TrainConfig.from_dict(trainer))
     data = ComparisonData.from_frames(model_inputs, feedback, eval_groups_valid,
-                                      eval_groups_test, feature_spec)
+                                      eval_groups_test, feature_spec).for_backbone(backbone)
     result = train_labelcraft_cell(method, variants.variants()[method], data, model_inputs,
                                    backbone=backbone, backbone_params=backbone_params,
                                    seeds=GridConfig.from_dict(comparison).seeds,
@@ -115,7 +115,7 @@ def train_multi_objective(
     predictions on the validation and test users (``task_predictions``)."""
     config = MultiObjectiveConfig.from_dict(multi_objective)
     data = ComparisonData.from_frames(model_inputs, feedback, eval_groups_valid,
-                                      eval_groups_test, feature_spec)
+                                      eval_groups_test, feature_spec).for_backbone(backbone)
     cell, predictions = train_multi_objective_cell(
         config.variant(backbone, method), config, data, backbone_params=backbone_params,
         trainer=TrainConfig.from_dict(trainer), seeds=GridConfig.from_dict(comparison).seeds)
