@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from labelcraft.evaluation import auc, group_auc
-from labelcraft.experiments import Cell, grid_cells
+from labelcraft.experiments import Cell, ComparisonData, grid_cells
 from labelcraft.experiments.config import GridConfig
 from labelcraft.features.feedback import FEEDBACK_COLUMNS
 from labelcraft.multiobjective.metrics import per_user_xauc, task_metrics
@@ -237,8 +237,6 @@ def test_task_loss_gradient_is_finite_on_saturated_scores() -> None:
 
 
 def test_only_a_model_that_reads_history_feedback_gets_it() -> None:
-    from labelcraft.experiments import ComparisonData
-
     features = tiny_features()
     data = ComparisonData.from_frames(features.model_inputs, features.feedback,
                                       features.eval_groups_valid, features.eval_groups_test,
