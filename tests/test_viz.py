@@ -47,6 +47,7 @@ STAGE_NODES = {
         "write_results_table",
         "write_matrix_leaderboard",
         "plot_matrix_leaderboard",
+        "write_task_table",
     ),
 }
 """Node names of each stage pipeline, before the ``<source>.<stage>`` namespace."""
@@ -57,7 +58,8 @@ CELLS = cells_from_parameters(pipeline_parameters())
 CELL_NODES = {"rule": ("fit_labels", "train", "evaluate", "write_run_card"),
               "multi_task": ("fit_labels", "train", "evaluate", "write_run_card"),
               "labelcraft": ("train", "evaluate", "write_run_card"),
-              "floor": ("train", "evaluate", "write_run_card")}
+              "floor": ("train", "evaluate", "write_run_card"),
+              "multi_objective": ("train", "evaluate", "write_run_card")}
 
 TRUTH_NODES = {"reporting": {SIMULATED: ("score_truth_agreement",)}}
 """Stage nodes of only the sources with a ground truth (the simulator's)."""
