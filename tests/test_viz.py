@@ -19,6 +19,7 @@ from typing import Any
 
 import pytest
 
+from labelcraft.experiments import LABELCRAFT
 from labelcraft.pipelines.comparison.pipeline import cells_from_parameters
 from labelcraft.pipelines.run_parameters import pipeline_parameters
 from labelcraft.sources import KUAIRAND, SIMULATED, SOURCES
@@ -117,7 +118,8 @@ def _stage_tasks(stage: str, source: str) -> set[str]:
         return set()
     if stage == "comparison":
         return {f"{cell.namespace(source)}.{name}" for cell in CELLS
-                for name in CELL_NODES[cell.kind]}
+                for name in (*CELL_NODES[cell.kind],
+                             *(["register_labeler"] if cell.method == LABELCRAFT else []))}
     names = (*STAGE_NODES[stage], *TRUTH_NODES.get(stage, {}).get(source, ()))
     return {f"{source}.{NODE_PART.get(name, stage)}.{name}" for name in names}
 

@@ -32,6 +32,7 @@ from labelcraft.features.split import TRAIN
 from labelcraft.multiobjective.objective import MultiObjectiveConfig
 from labelcraft.recommender import EvalSet, TrainConfig
 from labelcraft.tracking.child_runs import MlflowSeedRuns
+from labelcraft.tracking.labeler_model import REGISTERED_NAME, log_labeler_model
 
 CellTables = tuple[pd.DataFrame, pd.DataFrame, pd.DataFrame, States]
 
@@ -120,6 +121,14 @@ def train_multi_objective(
         config.variant(backbone, method), config, data, backbone_params=backbone_params,
         trainer=TrainConfig.from_dict(trainer), seeds=GridConfig.from_dict(comparison).seeds)
     return cell.valid_scores, cell.test_scores, cell.history, cell.weights, predictions
+
+
+def register_labeler(labeler: dict[str, Any], *, source: str, backbone: str) -> None:
+    """Log the LabelCraft cell's labeler to the run as an MLflow pyfunc model and register it as
+    ``labelcraft-labeler-<source>-<backbone>`` (a new version per run; nothing without a run)."""
+    log_labeler_model(labeler, name=f"{source}-{backbone}-labeler",
+                      registered_model_name=REGISTERED_NAME.format(source=source,
+                                                                   backbone=backbone))
 
 
 def draw_random_scores(eval_groups_valid: pd.DataFrame, eval_groups_test: pd.DataFrame,

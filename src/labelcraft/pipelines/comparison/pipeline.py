@@ -3,7 +3,8 @@
 A cell ``<source>.<backbone>.<method>`` (``kuairand.din.wt_ef``) is the template of its kind
 reused by namespace, as Kedro's starters reuse a modelling pipeline: rules ``fit_labels ->
 train -> evaluate``; LabelCraft and its ablations ``train`` (meta-training) ``-> evaluate``;
-the random floor ``train`` (its draw) ``-> evaluate``; a multi-objective variant ``train``
+the random floor ``train`` (its draw) ``-> evaluate``; LabelCraft's main cell also
+``register_labeler`` (an MLflow model in the registry); a multi-objective variant ``train``
 (on the raw signals, one head per task; also ``.task_predictions``) ``-> evaluate``; every
 cell also writes its
 reproducibility card (``write_run_card``). Cells read the features stage's datasets
@@ -23,6 +24,7 @@ from typing import Any
 from kedro.pipeline import Node, Pipeline, pipeline
 
 from labelcraft.experiments import (
+    LABELCRAFT,
     Cell,
     GridConfig,
     LabelCraftVariants,
@@ -34,6 +36,7 @@ from labelcraft.pipelines.comparison.nodes import (
     evaluate,
     fit_labels,
     meta_train,
+    register_labeler,
     train_multi_objective,
     train_recommenders,
     write_run_card,
@@ -103,6 +106,9 @@ def cell_template(cell: Cell, source: str, several_backbones: bool = False) -> P
             ["valid_scores", "test_scores", "history", "weights", "labels", "labeler"],
             name="train")
         nodes = [train]
+        if cell.method == LABELCRAFT:
+            nodes.append(Node(_bound(register_labeler, source=source, backbone=cell.backbone),
+                              "labeler", None, name="register_labeler"))
     else:
         nodes = [
             Node(_bound(fit_labels, **names),
