@@ -45,8 +45,10 @@ def main() -> None:
     names = [f"{entry['backbone']}/{method}" if several else method
              for report in reports for method, entry in report["methods"].items()]
     merged = merge_reports(reports, names)
-    logger.info("%s\n%s\n%s", leaderboard_markdown(merged),
-                matrix_markdown(merged, f"NWTG@{merged['k']}"), task_table_markdown(merged))
+    label_cells = any(entry["kind"] != "multi_objective" for entry in merged["methods"].values())
+    matrix = matrix_markdown(merged, f"NWTG@{merged['k']}") if label_cells else ""
+    logger.info("%s\n%s\n%s", leaderboard_markdown(merged), matrix,
+                task_table_markdown(merged))
 
 
 if __name__ == "__main__":
