@@ -200,6 +200,18 @@ def test_bad_tag_list_is_a_file_error(tmp_path: Path) -> None:
         ({"video_id": "99", "is_click": "2", "duration_ms": "-3"}, "negative:duration_ms"),
         ({"video_id": "99", "long_view": "5"}, "flag_out_of_range:long_view"),
         ({"date": "", "user_id": ""}, "null:user_id"),
+        # plausibility: parses, cannot be true
+        ({"date": "20220231"}, "invalid_date"),
+        ({"date": "20221301"}, "invalid_date"),
+        ({"hourmin": "2400"}, "hourmin_out_of_range"),
+        ({"hourmin": "1830"}, "hourmin_out_of_range"),
+        ({"tab": "15"}, "tab_out_of_range"),
+        ({"play_time_ms": str(10**12)}, "implausible_play_time"),
+        ({"play_time_ms": str(24 * 3_600_000 + 1)}, "implausible_play_time"),
+        ({"date": "20220426"}, "date_time_mismatch"),  # 18:26 local on the 25th
+        ({"hourmin": "2200"}, "date_time_mismatch"),  # 4 h after 18:26
+        ({"video_id": "99", "tab": "15"}, "tab_out_of_range"),  # before unknown video
+        ({"is_like": "2", "date": "20220231"}, "flag_out_of_range:is_like"),
     ],
 )
 def test_row_level_reasons(tmp_path: Path, values: dict[str, str], reason: str) -> None:
@@ -212,6 +224,16 @@ def test_row_level_reasons(tmp_path: Path, values: dict[str, str], reason: str) 
     expected = {**BASE, **values}
     assert rejected[LOG_COLUMNS].iloc[0].tolist() == [expected[c] for c in LOG_COLUMNS]
     assert report["rejected_by_reason"] == {reason: 1}
+
+
+def test_hour_stamps_within_tolerance_are_kept(tmp_path: Path) -> None:
+    """The real logs round time_ms to an hour stamp: up to 3 h apart is kept (a row logged at
+    23:57 on the 24th with date 20220425 and hourmin 0, as on the real slice)."""
+    before_midnight = 1650815834939  # 2022-04-24 23:57:14.939 UTC+8
+    lines = [log_line(date=20220425, hourmin=0, time_ms=before_midnight),
+             log_line(hourmin=2100), log_line(hourmin=1600, play_time_ms=24 * 3_600_000)]
+    interactions, rejected, _ = ingest_lines(tmp_path, lines)
+    assert len(interactions) == 3 and rejected.empty
 
 
 def test_exact_duplicates_keep_first_copy_only(tmp_path: Path) -> None:
@@ -289,7 +311,8 @@ def test_interaction_rates_hand_computed(tmp_path: Path) -> None:
     lines = [
         log_line(user_id=1, is_click=1, is_like=1, play_time_ms=3000, duration_ms=10000),
         log_line(user_id=1, video_id=2, long_view=1, play_time_ms=1000, duration_ms=0),
-        log_line(user_id=2, date=20220426, is_click=1, play_time_ms=2000, duration_ms=2000),
+        log_line(user_id=2, date=20220426, time_ms=1650882384975 + 86_400_000, is_click=1,
+                 play_time_ms=2000, duration_ms=2000),
         log_line(user_id=3, is_profile_enter=1, is_hate=1, play_time_ms=0, duration_ms=4000),
     ]
     interactions, _, _ = ingest_lines(tmp_path, lines)
@@ -318,12 +341,19 @@ def test_interaction_rates_hand_computed(tmp_path: Path) -> None:
 # ---- property test: random valid / invalid rows --------------------------------------------
 
 KNOWN_VIDEOS = {"1", "2", "3"}
-SMALL_VALID = {c: ["0", "1"] for c in LOG_COLUMNS} | {"video_id": ["1", "2", "3", "4"]}
+MIDNIGHT = 1650816000000  # 2022-04-25 00:00 UTC+8
+SMALL_VALID = {c: ["0", "1"] for c in LOG_COLUMNS} | {
+    "video_id": ["1", "2", "3", "4"], "date": ["20220425"], "hourmin": ["0", "100"],
+    "time_ms": [str(MIDNIGHT), str(MIDNIGHT + 1)]}
 BAD_VALUES = {c: [""] for c in LOG_COLUMNS}
 for _c in NON_NEGATIVE_COLUMNS:
     BAD_VALUES[_c] = ["", "-1", "-250"]
 for _c in FLAG_COLUMNS:
     BAD_VALUES[_c] = ["", "2", "-1", "7"]
+BAD_VALUES["date"] = ["", "20220231", "20220427"]
+BAD_VALUES["hourmin"] = ["", "2400", "130", "-100", "2300"]
+BAD_VALUES["tab"] = ["", "15", "-1"]
+BAD_VALUES["play_time_ms"] = [*BAD_VALUES["play_time_ms"], str(10**12)]
 
 
 @st.composite
@@ -339,6 +369,27 @@ def log_rows(draw: st.DrawFn) -> list[dict[str, str]]:
     return rows
 
 
+def implausible(ints: dict[str, int]) -> list[str]:
+    """The plausibility rules by hand, for the oracle's value sets (dates 20220425..27)."""
+    found = []
+    date_ok = ints["date"] in (20220425, 20220426, 20220427)
+    hour_ok = ints["hourmin"] in range(0, 2400, 100)
+    if not date_ok:
+        found.append("invalid_date")
+    if not hour_ok:
+        found.append("hourmin_out_of_range")
+    if ints["tab"] not in range(15):
+        found.append("tab_out_of_range")
+    if ints["play_time_ms"] > 24 * 3_600_000:
+        found.append("implausible_play_time")
+    if date_ok and hour_ok:
+        stamp = (MIDNIGHT + (ints["date"] - 20220425) * 86_400_000
+                 + ints["hourmin"] // 100 * 3_600_000)
+        if abs(stamp - ints["time_ms"]) > 3 * 3_600_000:
+            found.append("date_time_mismatch")
+    return found
+
+
 def expected_reasons(rows: list[dict[str, str]]) -> list[str]:
     """Plain-Python oracle of the documented rules ("" = kept)."""
     reasons, kept = [], set()
@@ -347,10 +398,11 @@ def expected_reasons(rows: list[dict[str, str]]) -> list[str]:
         ints = {} if nulls else {c: int(row[c]) for c in LOG_COLUMNS}
         negative = [f"negative:{c}" for c in NON_NEGATIVE_COLUMNS if ints.get(c, 0) < 0]
         flags = [f"flag_out_of_range:{c}" for c in FLAG_COLUMNS if row[c] not in ("0", "1")]
+        plausible = [] if nulls else implausible(ints)
         unknown = ["unknown_video"] if row["video_id"] not in KNOWN_VIDEOS else []
         key = tuple(ints.values()) if ints else None
         duplicate = ["exact_duplicate"] if key in kept else []
-        found = [*nulls, *negative, *flags, *unknown, *duplicate]
+        found = [*nulls, *negative, *flags, *plausible, *unknown, *duplicate]
         if not found:
             kept.add(key)
         reasons.append(found[0] if found else "")
@@ -395,6 +447,9 @@ def test_random_rows_follow_the_rules(rows: list[dict[str, str]]) -> None:
             assert row[column] not in ("0", "1")
         elif kind == "unknown_video":
             assert row["video_id"] not in KNOWN_VIDEOS
+        elif kind in ("invalid_date", "hourmin_out_of_range", "tab_out_of_range",
+                      "implausible_play_time", "date_time_mismatch"):
+            assert kind in implausible({c: int(row[c]) for c in LOG_COLUMNS})
         else:
             assert kind == "exact_duplicate"
             values = [int(row[c]) for c in LOG_COLUMNS]

@@ -127,3 +127,15 @@ COLUMN_SETS: dict[str, list[str]] = {
     "user": USER_COLUMNS,
 }
 """Expected columns by file kind, as named in the dataset configuration."""
+
+TAB_VALUES: tuple[int, ...] = tuple(range(15))
+"""KuaiRand's tabs: 0..14 (every one occurs on the real slice); others are rejected."""
+MAX_PLAY_TIME_MS = 24 * 3_600_000
+"""Plausibility bound of ``play_time_ms`` (a day; the real slice's longest play is 898 s)."""
+LOG_UTC_OFFSET_MS = 8 * 3_600_000
+"""KuaiRand's ``date`` and ``hourmin`` are local time, UTC+8."""
+DATE_TIME_TOLERANCE_MS = 3 * 3_600_000
+"""How far the log's hour stamp (``date`` + ``hourmin``) may be from ``time_ms`` in UTC+8. On the
+real slice it is always within -53..+131 minutes: the stamp is ``time_ms`` rounded to an hour
+(mostly down, up in the last minutes of an hour), so 1,673 rows of the last minutes before
+midnight carry the next day's ``date`` with ``hourmin`` 0."""

@@ -7,7 +7,11 @@ Two kinds of problems:
   offending rows as `file:line='value'`.
 - row-level (the row goes to the `rejected` table with a `reason`, first matching rule wins):
   `null:<col>` (empty required log field, columns in file order), `negative:<col>`,
-  `flag_out_of_range:<col>`, `unknown_video` (absent from the video file), `exact_duplicate`
+  `flag_out_of_range:<col>`, then the plausibility rules `invalid_date` (no calendar day),
+  `hourmin_out_of_range` (not 0, 100, ..., 2300), `tab_out_of_range` (not 0..14),
+  `implausible_play_time` (over 24 h), `date_time_mismatch` (date + hourmin more than 3 h from
+  time_ms in UTC+8; see `schema.DATE_TIME_TOLERANCE_MS`), then
+  `unknown_video` (absent from the video file), `exact_duplicate`
   (all 19 log values equal to those of an earlier kept row: the first occurrence is kept, later
   copies are rejected; rows sharing (user_id, video_id, time_ms) but differing elsewhere are kept).
 """
@@ -25,11 +29,15 @@ import pyarrow.compute as pc
 
 from labelcraft.kuairand.reader import MAX_REPORTED, KuaiRandFormatError
 from labelcraft.kuairand.schema import (
+    DATE_TIME_TOLERANCE_MS,
     FLAG_COLUMNS,
     LOG_COLUMNS,
     LOG_INT_TYPES,
+    LOG_UTC_OFFSET_MS,
+    MAX_PLAY_TIME_MS,
     NON_NEGATIVE_COLUMNS,
     SOURCE_COLUMNS,
+    TAB_VALUES,
     VIDEO_ATTRIBUTE_COLUMNS,
     VIDEO_TYPES,
 )
@@ -189,12 +197,40 @@ def _rejection_codes(typed: pd.DataFrame, known_videos: pd.Index) -> tuple[np.nd
         (f"flag_out_of_range:{c}", (~typed[c].isin([0, 1]) & typed[c].notna()).to_numpy())
         for c in FLAG_COLUMNS
     ]
+    rules += _plausibility_rules(typed)
     video = typed["video_id"]
     rules.append(("unknown_video", (~video.isin(known_videos) & video.notna()).to_numpy()))
     codes = np.zeros(len(typed), dtype=np.int16)
     for code, (_, violated) in enumerate(rules, start=1):
         codes[violated & (codes == 0)] = code
     return codes, [reason for reason, _ in rules]
+
+
+def _plausibility_rules(typed: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+    """Rows that parse but cannot be true (`_rejection_codes` order): a date that is no calendar
+    day, an ``hourmin`` not on the hour of 0..23, a tab KuaiRand does not have, a play time over
+    a day, and an hour stamp (date + hourmin, UTC+8) more than 3 hours from ``time_ms``."""
+    date = typed["date"].astype("Int64")
+    day = pd.to_datetime(date.astype("string"), format="%Y%m%d", errors="coerce")
+    hourmin = typed["hourmin"]
+    bad_date = (day.isna() & date.notna()).to_numpy()
+    bad_hour = (((hourmin % 100 != 0) | (hourmin < 0) | (hourmin > 2300))
+                .fillna(False).to_numpy(dtype=bool))
+    day_ms = ((day - pd.Timestamp(0)) // pd.Timedelta(milliseconds=1)).fillna(0)
+    stamp_ms = day_ms.to_numpy(np.int64) + (
+        hourmin.fillna(0).to_numpy(np.int64) // 100 * 3_600_000)
+    local_ms = typed["time_ms"].fillna(0).to_numpy(np.int64) + LOG_UTC_OFFSET_MS
+    checkable = ~(bad_date | bad_hour | day.isna().to_numpy() | typed["time_ms"].isna().to_numpy()
+                  | hourmin.isna().to_numpy())
+    far = checkable & (np.abs(stamp_ms - local_ms) > DATE_TIME_TOLERANCE_MS)
+    return [
+        ("invalid_date", bad_date),
+        ("hourmin_out_of_range", bad_hour),
+        ("tab_out_of_range", (~typed["tab"].isin(TAB_VALUES) & typed["tab"].notna()).to_numpy()),
+        ("implausible_play_time",
+         (typed["play_time_ms"] > MAX_PLAY_TIME_MS).fillna(False).to_numpy(dtype=bool)),
+        ("date_time_mismatch", far),
+    ]
 
 
 def _exact_duplicates(logs: pd.DataFrame) -> np.ndarray:
