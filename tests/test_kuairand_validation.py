@@ -81,7 +81,9 @@ def ingest_lines(tmp_path: Path, lines: list[str], videos: list[str] = VIDEOS):
         ("tab", " 1", "int16"),
         ("is_click", "300", "int8"),
         ("date", "99999999999", "int32"),
-        ("time_ms", "1" * 19, "int64"),
+        ("time_ms", "9223372036854775808", "int64"),  # int64 max + 1
+        ("user_id", "-9223372036854775809", "int64"),
+        ("user_id", "1" * 20, "int64"),
     ],
 )
 def test_unparsable_value_is_a_file_error(tmp_path: Path, column: str, value: str, kind: str):
@@ -92,6 +94,15 @@ def test_unparsable_value_is_a_file_error(tmp_path: Path, column: str, value: st
     assert message.startswith("log_standard_t.csv: ")
     assert f"column '{column}': 1 value(s) are not valid {kind}" in message
     assert f"log_standard_t.csv:4={value!r}" in message
+
+
+def test_every_int64_value_is_accepted(tmp_path: Path) -> None:
+    """19-digit ids within int64 parse exactly (up to the bounds themselves)."""
+    ids = ["9223372036854775807", "-9223372036854775808", "1" * 19, "0"]
+    lines = [log_line(user_id=value, video_id=1 + i % 3) for i, value in enumerate(ids)]
+    interactions, rejected, _ = ingest_lines(tmp_path, lines)
+    assert rejected.empty
+    assert interactions["user_id"].tolist() == [int(value) for value in ids]
 
 
 def test_parse_error_lists_every_bad_column_and_first_five_rows(tmp_path: Path) -> None:

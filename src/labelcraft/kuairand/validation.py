@@ -44,7 +44,9 @@ from labelcraft.kuairand.schema import (
 
 logger = logging.getLogger(__name__)
 
-_INT_PATTERN = r"-?[0-9]{1,18}"  # what pyarrow casts, minus hex; 18 digits fit int64
+_INT_PATTERN = r"-?[0-9]{1,19}"  # what pyarrow casts, minus hex; 19 digits checked below
+_INT64_BOUNDS = {"": str(np.iinfo(np.int64).max), "-": str(np.iinfo(np.int64).min)[1:]}
+"""The largest 19-digit magnitude of int64 by sign: a 19-digit value above it overflows."""
 _FLOAT_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
 _TAG_LIST_PATTERN = rf"^\s*{_INT_PATTERN}\s*(,\s*{_INT_PATTERN}\s*)*$"
 
@@ -75,6 +77,20 @@ def _to_numpy_bool(values: pa.Array | pa.ChunkedArray) -> np.ndarray:
     return pc.fill_null(values, False).to_numpy(zero_copy_only=False)
 
 
+def _int64_overflow(strings: pa.Array) -> np.ndarray:
+    """True [N] where a string of 19 digits (after an optional minus) is beyond int64: digits of
+    equal length compare as text like the numbers they spell."""
+    overflow = np.zeros(len(strings), dtype=bool)
+    for sign, bound in _INT64_BOUNDS.items():
+        digits = pc.utf8_slice_codeunits(strings, len(sign)) if sign else strings
+        signed = (_to_numpy_bool(pc.starts_with(strings, "-")) if sign
+                  else ~_to_numpy_bool(pc.starts_with(strings, "-")))
+        long = _to_numpy_bool(pc.equal(pc.utf8_length(digits), 19))
+        above = _to_numpy_bool(pc.greater(digits, pa.scalar(bound, strings.type)))
+        overflow |= signed & long & above
+    return overflow
+
+
 def _parse_one(strings: pa.Array, dtype: np.dtype) -> tuple[ParsedValues, np.ndarray]:
     """Parse a string array [N] into the nullable version of `dtype`.
 
@@ -85,6 +101,8 @@ def _parse_one(strings: pa.Array, dtype: np.dtype) -> tuple[ParsedValues, np.nda
     is_int = np.issubdtype(dtype, np.integer)
     pattern = _INT_PATTERN if is_int else _FLOAT_PATTERN
     ok = _to_numpy_bool(pc.match_substring_regex(strings, f"^{pattern}$"))
+    if is_int:
+        ok &= ~_int64_overflow(strings)
     valid = pc.if_else(pa.array(ok), strings, pa.scalar(None, strings.type))
     numbers = pc.cast(valid, pa.int64() if is_int else pa.float64())
     if not is_int:
