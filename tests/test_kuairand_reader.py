@@ -162,10 +162,20 @@ def test_stray_quote_inside_field_is_refused(tmp_path: Path) -> None:
         read_csv_strict(path, ["a", "b", "c"])
 
 
-def test_invalid_utf8_names_file_and_line(tmp_path: Path) -> None:
+def test_invalid_utf8_names_file_column_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, "v.csv", b"a,b\n1,2\n\n3,\xff\n")
-    with pytest.raises(KuaiRandFormatError, match=r"v\.csv: CSV parse error.*\(line 4\)"):
+    with pytest.raises(KuaiRandFormatError,
+                       match=r"v\.csv: CSV parse error: In CSV column 'b': .*invalid UTF8.*\(line 4\)"):
         read_csv_strict(path, ["a", "b"])
+
+
+@pytest.mark.parametrize(("magic", "kind"), [(b"\x1f\x8b\x08\x00", "gzip"),
+                                             (b"PK\x03\x04", "zip")])
+def test_a_compressed_file_named_csv_says_so(tmp_path: Path, magic: bytes, kind: str) -> None:
+    path = write(tmp_path, "log_standard_z.csv", magic + b"\x00\x01binary")
+    with pytest.raises(KuaiRandFormatError,
+                       match=rf"log_standard_z\.csv: looks {kind}-compressed.*decompress"):
+        read_csv_strict(path, LOG_COLUMNS)
 
 
 def test_find_files_sorted_by_name(tmp_path: Path) -> None:

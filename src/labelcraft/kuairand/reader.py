@@ -132,9 +132,15 @@ def _check_header(name: str, header: list[str], line: int, expected: Sequence[st
         )
 
 
-def _arrow_error(name: str, exc: pa.ArrowInvalid, layout: _LineLayout) -> KuaiRandFormatError:
-    """Re-word a pyarrow parse/conversion error with the file name and physical line."""
+def _arrow_error(name: str, exc: pa.ArrowInvalid, layout: _LineLayout,
+                 header: Sequence[str]) -> KuaiRandFormatError:
+    """Re-word a pyarrow parse/conversion error with the file name, the column by name (pyarrow
+    numbers them from 0) and the physical line."""
     message = str(exc)
+    column = re.search(r"CSV column #(\d+)", message)
+    if column and int(column.group(1)) < len(header):
+        message = message.replace(column.group(0),
+                                  f"CSV column {header[int(column.group(1))]!r}")
     found = re.search(r"Row #(\d+)", message)
     if found and 0 < int(found.group(1)) <= layout.lines.size:
         message += f" (line {layout.lines[int(found.group(1)) - 1]})"
@@ -158,6 +164,12 @@ def _invalid_rows_error(
     )
 
 
+_COMPRESSED: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"), (b"PK\x03\x04", "zip"), (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
+"""Magic bytes of compressed files, which a user may have named ``.csv``."""
+
+
 def read_csv_strict(path: Path | str, expected_columns: Sequence[str]) -> pd.DataFrame:
     """Read one CSV file as strings, refusing any malformed line.
 
@@ -172,6 +184,10 @@ def read_csv_strict(path: Path | str, expected_columns: Sequence[str]) -> pd.Dat
     data = path.read_bytes()
     if data and data[-1] not in (_LF, _CR):
         data += b"\n"  # pyarrow cannot read a header-only file without a final line break
+    for magic, kind in _COMPRESSED:
+        if data.startswith(magic):
+            raise KuaiRandFormatError(f"{name}: looks {kind}-compressed, not CSV text; "
+                                      f"decompress it first (path {path})")
     layout = _line_layout(data)
     if layout.starts.size == 0:
         raise KuaiRandFormatError(f"{name}: empty file (no header line); path {path}")
@@ -189,7 +205,7 @@ def read_csv_strict(path: Path | str, expected_columns: Sequence[str]) -> pd.Dat
             ),
         )
     except pa.ArrowInvalid as exc:
-        raise _arrow_error(name, exc, layout) from exc
+        raise _arrow_error(name, exc, layout, header) from exc
     if layout.starts.size != 1 + table.num_rows + invalid.count:
         odd = layout.odd_quote_lines()[:MAX_REPORTED].tolist()
         raise KuaiRandFormatError(
