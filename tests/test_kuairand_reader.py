@@ -164,8 +164,8 @@ def test_stray_quote_inside_field_is_refused(tmp_path: Path) -> None:
 
 def test_invalid_utf8_names_file_column_and_line(tmp_path: Path) -> None:
     path = write(tmp_path, "v.csv", b"a,b\n1,2\n\n3,\xff\n")
-    with pytest.raises(KuaiRandFormatError,
-                       match=r"v\.csv: CSV parse error: In CSV column 'b': .*invalid UTF8.*\(line 4\)"):
+    match = r"v\.csv: CSV parse error: In CSV column 'b': .*invalid UTF8.*\(line 4\)"
+    with pytest.raises(KuaiRandFormatError, match=match):
         read_csv_strict(path, ["a", "b"])
 
 
