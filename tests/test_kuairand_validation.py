@@ -31,6 +31,7 @@ from labelcraft.kuairand.validation import (
     parse_user_ids,
     parse_videos,
 )
+from labelcraft.pipelines.ingestion.nodes import ingest_logs
 
 BASE_LINE = "0,1,20220425,1800,1650882384975,0,0,0,0,0,0,0,1033,168241,0,0,0,0,1"
 BASE = dict(zip(LOG_COLUMNS, BASE_LINE.split(","), strict=True))
@@ -513,3 +514,19 @@ def test_real_slice_rates(real_ingest: tuple[pd.DataFrame, pd.DataFrame, dict, f
     assert rates["mean_play_time_s"] == pytest.approx(21.5, abs=1.0)
     assert rates["mean_duration_s"] == pytest.approx(107, abs=2.0)
     assert rates["days"] == 11.0
+
+
+def test_logs_with_nothing_to_keep_stop_at_ingestion(tmp_path: Path) -> None:
+    """The ingestion node refuses a header-only log and a log whose every row is rejected,
+    naming the reasons and first rows (instead of a later 'cannot split' in features)."""
+    users = pd.DataFrame({"user_id": [], "source_file": [], "source_line": []}, dtype="str")
+    raw = read_dir(write_dir(tmp_path / "empty", {"log_standard_e.csv": []}))
+    with pytest.raises(ValueError, match="the logs have a header and no rows"):
+        ingest_logs(*raw, users)
+    raw = read_dir(write_dir(tmp_path / "bad", {"log_standard_b.csv": [
+        log_line(tab=15), log_line(video_id=99)]}))
+    match = (r"every one of the 2 log rows was rejected .*'tab_out_of_range': 1.*"
+             r"first: log_standard_b\.csv:2 tab_out_of_range, "
+             r"log_standard_b\.csv:3 unknown_video")
+    with pytest.raises(ValueError, match=match):
+        ingest_logs(*raw, users)

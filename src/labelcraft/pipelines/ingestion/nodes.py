@@ -20,9 +20,20 @@ def ingest_logs(
     """Type and validate the logs, join video attributes, and count what was kept and rejected.
 
     Returns the interactions table, the rejected rows (original text, file, line and ``reason``)
-    and a report with the counts and the marginal rates of the kept interactions.
+    and a report with the counts and the marginal rates of the kept interactions. Logs without
+    a row, or whose every row is rejected, stop here with that reason (no later stage can use
+    them).
     """
     interactions, rejected, report = ingest(raw_logs, raw_videos)
+    if len(interactions) == 0:
+        files = ", ".join(entry["file"] for entry in report.get("files", [])) or "no rows"
+        if report["input_rows"] == 0:
+            raise ValueError(f"the logs have a header and no rows ({files}): nothing to ingest")
+        first = ", ".join(f"{row.source_file}:{row.source_line} {row.reason}"
+                          for row in rejected.head(5).itertuples())
+        raise ValueError(f"every one of the {report['input_rows']} log rows was rejected "
+                         f"({report['rejected_by_reason']}; files {files}; first: {first}): "
+                         "nothing kept to build features from")
     known_users = parse_user_ids(raw_users)
     log_users = pd.Series(interactions["user_id"].unique())
     report["user_file_rows"] = len(raw_users)
