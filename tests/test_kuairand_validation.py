@@ -530,3 +530,16 @@ def test_logs_with_nothing_to_keep_stop_at_ingestion(tmp_path: Path) -> None:
              r"log_standard_b\.csv:3 unknown_video")
     with pytest.raises(ValueError, match=match):
         ingest_logs(*raw, users)
+
+
+def test_log_users_missing_from_the_user_file_are_logged(
+        tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    raw = read_dir(write_dir(tmp_path, {"log_standard_u.csv": [
+        log_line(user_id=4), log_line(user_id=5), log_line(user_id=7)]}))
+    users = pd.DataFrame({"user_id": ["5"], "source_file": ["user_features.csv"],
+                          "source_line": [2]})
+    with caplog.at_level("WARNING"):
+        _, _, report = ingest_logs(*raw, users)
+    assert report["log_users_missing_from_user_file"] == 2
+    assert "2 user(s) of the logs are missing from the user file" in caplog.text
+    assert "first ids [4, 7]" in caplog.text

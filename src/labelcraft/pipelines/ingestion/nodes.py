@@ -37,7 +37,12 @@ def ingest_logs(
     known_users = parse_user_ids(raw_users)
     log_users = pd.Series(interactions["user_id"].unique())
     report["user_file_rows"] = len(raw_users)
-    report["log_users_missing_from_user_file"] = int((~log_users.isin(known_users)).sum())
+    missing = log_users[~log_users.isin(known_users)]
+    report["log_users_missing_from_user_file"] = len(missing)
+    if len(missing):
+        logger.warning("%d user(s) of the logs are missing from the user file (kept: the user "
+                       "file is not used for features), first ids %s", len(missing),
+                       sorted(missing.tolist())[:5])
     report["rates"] = interaction_rates(interactions)
     logger.info("Marginal rates of the kept interactions: %s", report["rates"])
     return interactions, rejected, report
