@@ -27,7 +27,7 @@ class Example:
 ])
 def test_a_value_of_the_wrong_type_names_the_parameter(key: str, value: object,
                                                        kind: str) -> None:
-    with pytest.raises(ValueError, match=rf"example parameter '{key}' must be {kind}, got "):
+    with pytest.raises(ValueError, match=rf"'{key}' \(example parameter\) must be {kind}, got "):
         from_params(Example, {key: value}, "example parameter")
 
 
@@ -40,5 +40,6 @@ def test_valid_values_pass() -> None:
 def test_feature_parameters_from_the_command_line() -> None:
     """What ``--params features.test_days=abc`` / ``=2.5`` hand the features stage."""
     for value in ("abc", 2.5):
-        with pytest.raises(ValueError, match="feature parameter 'test_days' must be an integer"):
+        match = r"'test_days' \(feature parameter\) must be an integer"
+        with pytest.raises(ValueError, match=match):
             FeatureParams.from_dict({"test_days": value})

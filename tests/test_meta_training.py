@@ -101,7 +101,7 @@ def test_config_defaults_nested_and_rejections() -> None:
                 {"meta_every": 1.5}, {"upper_every": 0}, {"upper_every": 2.5},
                 {"label_optimizer": "rmsprop"},
                 {"meta": {"loss": "bce"}}):
-        with pytest.raises(ValueError, match="LabelCraftConfig|must agree"):
+        with pytest.raises(ValueError, match="LabelCraftConfig|must agree|must be an integer"):
             LabelCraftConfig.from_dict(bad)
 
 

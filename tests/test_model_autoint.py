@@ -49,9 +49,9 @@ def test_config_rejects_bad_values_and_unknown_keys(name: str) -> None:
     for key, value, message in [
         ("num_layers", 0, "num_layers must be an int >= 1, got 0"),
         ("num_heads", 0, "num_heads must be an int >= 1, got 0"),
-        ("attention_dim", 1.5, "attention_dim must be an int >= 1, got 1.5"),
+        ("attention_dim", 1.5, r"'attention_dim' \(.*\) must be an integer, got 1.5"),
         ("embedding_dim", 0, "embedding_dim must be an int >= 1, got 0"),
-        ("use_scale", "yes", "use_scale must be a bool, got 'yes'"),
+        ("use_scale", "yes", r"'use_scale' \(.*\) must be true or false, got 'yes'"),
         ("dropout", 1.5, r"dropout must be in \[0, 1\), got 1.5"),
     ]:
         with pytest.raises(ValueError, match=message):

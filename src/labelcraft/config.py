@@ -35,7 +35,7 @@ def from_params(cls: type[ConfigT], params: Mapping[str, Any] | None, what: str)
     for key, value in params.items():
         expected = _scalar_type(hints.get(key))
         if expected is not None and value is not None and not _is_a(value, expected):
-            raise ValueError(f"{what} {key!r} must be {_NAMES[expected]}, got {value!r}")
+            raise ValueError(f"{key!r} ({what}) must be {_NAMES[expected]}, got {value!r}")
     return cls(**{k: tuple(v) if isinstance(v, list) else v for k, v in params.items()})
 
 
