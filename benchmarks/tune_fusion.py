@@ -26,28 +26,27 @@ from saved_features import DATA, load_features
 from tqdm.auto import tqdm
 
 from labelcraft.experiments.multi_objective import PREDICTION_KEYS, watch_time_scale
+from labelcraft.experiments.reports import scores_from_table
 from labelcraft.multiobjective.objective import fuse_heads
-from labelcraft.multiobjective.tasks import REGRESSION_TASKS
+from labelcraft.multiobjective.tasks import REGRESSION_TASKS, WatchTimeScale
 from labelcraft.recommender import EvalSet, epoch_metrics
 
 logger = logging.getLogger("tune_fusion")
 
 
-def head_tensors(predictions: pd.DataFrame, split: str, eval_set: EvalSet, tasks: list[str],
-                 scale) -> list[torch.Tensor]:
+def head_tensors(predictions: pd.DataFrame, split: str, eval_set: EvalSet, seeds: list[int],
+                 tasks: list[str], scale: WatchTimeScale) -> list[torch.Tensor]:
     """Per seed, the head scores ``[G, M, T]`` of the saved predictions (watch time back on
-    the head's log scale)."""
-    mask = eval_set.groups.mask
+    the head's scale)."""
     part = predictions[predictions["split"] == split]
+    columns = [scores_from_table(part, eval_set, seeds, column=task) for task in tasks]
     heads = []
-    for _, rows in part.groupby("seed", sort=True):
-        tensor = torch.zeros((*mask.shape, len(tasks)), dtype=torch.float64)
-        for index, task in enumerate(tasks):
-            values = torch.from_numpy(rows[task].to_numpy(np.float64, copy=True))
+    for index in range(len(seeds)):
+        stacked = torch.stack([column[index] for column in columns], dim=-1).to(torch.float64)
+        for t, task in enumerate(tasks):
             if task in REGRESSION_TASKS:
-                values = torch.log1p(values) / float(np.log1p(scale.cap_s))
-            tensor[..., index][mask] = values
-        heads.append(tensor)
+                stacked[..., t] = torch.from_numpy(scale.encode(stacked[..., t].numpy()))
+        heads.append(stacked)
     return heads
 
 
@@ -77,7 +76,8 @@ def main() -> None:
     predictions = pd.read_parquet(args.data / "07_model_output" / args.source / args.cell
                                   / "task_predictions.parquet")
     tasks = [c for c in predictions.columns if c not in PREDICTION_KEYS]
-    heads = {split: head_tensors(predictions, split, eval_set, tasks, scale)
+    seeds = sorted(int(seed) for seed in predictions["seed"].unique())
+    heads = {split: head_tensors(predictions, split, eval_set, seeds, tasks, scale)
              for split, eval_set in (("valid", data.valid), ("test", data.test))}
     trials = []
     for values in tqdm(list(itertools.product(args.grid, repeat=len(tasks))), desc="weights",

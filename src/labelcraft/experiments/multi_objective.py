@@ -20,6 +20,7 @@ import torch
 from labelcraft.evaluation import auc
 from labelcraft.experiments.cells import CellOutputs, SeedFit, run_seeds
 from labelcraft.experiments.data import ComparisonData
+from labelcraft.experiments.reports import scores_from_table
 from labelcraft.features.tensors import EvalGroups
 from labelcraft.multiobjective.metrics import task_metrics
 from labelcraft.multiobjective.objective import (
@@ -29,7 +30,12 @@ from labelcraft.multiobjective.objective import (
     fuse_heads,
     task_loss,
 )
-from labelcraft.multiobjective.tasks import REGRESSION_TASKS, WatchTimeScale, task_targets
+from labelcraft.multiobjective.tasks import (
+    REGRESSION_TASKS,
+    WatchTimeScale,
+    task_outcomes,
+    task_targets,
+)
 from labelcraft.recommender import (
     EvalSet,
     TrainConfig,
@@ -86,7 +92,8 @@ def train_multi_objective_cell(
     ranking = partial(fuse_heads, tasks=tasks, fusion=config.fusion, scale=scale)
     objective = partial(task_loss, tasks=tasks, weights=config.task_weights)
     params = {**(backbone_params or {}), **variant.backbone_params}
-    valid_truth = {task: _truth(data.valid, data.feedback, task, scale) for task in tasks}
+    valid_truth = {task: _on_slots(data.valid, targets[:, index])  # binary: target = outcome
+                   for index, task in enumerate(tasks) if task not in REGRESSION_TASKS}
 
     def head_metrics(heads: torch.Tensor) -> dict[str, float]:
         mask = data.valid.groups.mask
@@ -118,16 +125,10 @@ def train_multi_objective_cell(
     return cell, pd.concat(predictions, ignore_index=True)
 
 
-def _truth(eval_set: EvalSet, feedback: pd.DataFrame, task: str,
-           scale: WatchTimeScale) -> torch.Tensor:
-    """The outcome ``[G, M]`` of ``task`` on the eval slots (0/1; watch time in seconds)."""
+def _on_slots(eval_set: EvalSet, values: torch.Tensor) -> torch.Tensor:
+    """``values [N]`` of every row gathered on the eval slots ``[G, M]`` (0 on padding)."""
     groups = eval_set.groups
-    rows = torch.where(groups.mask, groups.rows, 0).numpy()
-    if task in REGRESSION_TASKS:
-        values = torch.from_numpy(feedback["play_time_s"].to_numpy(np.float32, copy=True))
-    else:
-        values = task_targets(feedback, (task,), scale)[:, 0]
-    return torch.where(groups.mask, values[rows], 0.0)
+    return torch.where(groups.mask, values[torch.where(groups.mask, groups.rows, 0)], 0.0)
 
 
 def add_task_metrics(report: dict[str, Any], eval_set: EvalSet, feedback: pd.DataFrame,
@@ -137,27 +138,17 @@ def add_task_metrics(report: dict[str, Any], eval_set: EvalSet, feedback: pd.Dat
     metrics and the summary gain ``AUC_<task>``, ``gAUC_<task>`` (binary tasks) and
     ``MAE_watch_time``, ``XAUC_watch_time``; a task's metric replaces the one of the ranking
     score of the same name (``AUC_EF``: the EF head's AUC). The entry's ``heads`` are the
-    tasks."""
-    split = report["split"]
-    part = predictions[predictions["split"] == split]
+    tasks. A ValueError when the predictions are not the split's eval slots (`scores_from_table`).
+    """
+    part = predictions[predictions["split"] == report["split"]]
     tasks = [c for c in predictions.columns if c not in PREDICTION_KEYS]
-    mask = eval_set.groups.mask
-    expected = eval_set.groups.rows[mask].numpy()
-    per_seed_predictions = []
-    for seed in seeds:
-        rows = part[part["seed"] == seed]
-        if not np.array_equal(rows["row"].to_numpy(), expected):
-            raise ValueError(f"{method}: {split} predictions of seed {seed} are not the "
-                             f"{len(expected)} real slots of the eval groups in order")
-        seed_predictions = {}
-        for task in tasks:
-            tensor = torch.zeros(mask.shape, dtype=torch.float32)
-            tensor[mask] = torch.from_numpy(rows[task].to_numpy(np.float32, copy=True))
-            seed_predictions[task] = tensor
-        per_seed_predictions.append(seed_predictions)
-    scale = WatchTimeScale(1.0)  # unused: truths of binary tasks are 0/1, watch time seconds
-    truths = {task: _truth(eval_set, feedback, task, scale) for task in tasks}
-    per_seed, summary = task_metrics(per_seed_predictions, truths, mask, n_boot=n_boot,
+    by_task = {task: scores_from_table(part, eval_set, seeds, column=task) for task in tasks}
+    per_seed_predictions = [{task: by_task[task][index] for task in tasks}
+                            for index in range(len(seeds))]
+    outcomes = task_outcomes(feedback, tuple(tasks))  # [N, T]
+    truths = {task: _on_slots(eval_set, outcomes[:, index]) for index, task in enumerate(tasks)}
+    per_seed, summary = task_metrics(per_seed_predictions, truths, eval_set.groups.mask,
+                                     n_boot=n_boot,
                                      seed=bootstrap_seed, level=level)
     entry = report["methods"][method]
     entry["heads"] = tasks

@@ -134,9 +134,10 @@ def long_scores(eval_set: EvalSet, method: str, scores: Sequence[torch.Tensor],
     return pd.concat(frames, ignore_index=True)
 
 
-def scores_from_table(table: pd.DataFrame, eval_set: EvalSet,
-                      seeds: Sequence[int]) -> list[torch.Tensor]:
-    """The ``[G, M]`` score tensor of each seed of a `long_scores` table (0 on padding).
+def scores_from_table(table: pd.DataFrame, eval_set: EvalSet, seeds: Sequence[int],
+                      column: str = "score") -> list[torch.Tensor]:
+    """The ``[G, M]`` tensor of ``column`` for each seed of a per-slot table with ``seed`` and
+    ``row`` columns (`long_scores`; a multi-objective cell's predictions), 0 on padding.
 
     A ValueError when a seed is missing or its rows are not the eval groups' real slots in
     order (the table comes from another split, feature build or a hand edit).
@@ -150,6 +151,6 @@ def scores_from_table(table: pd.DataFrame, eval_set: EvalSet,
             raise ValueError(f"scores of seed {seed}: {len(part)} rows that are not the "
                              f"{len(expected)} real slots of the eval groups in order")
         scores = torch.zeros(mask.shape, dtype=torch.float32)
-        scores[mask] = torch.tensor(part["score"].to_numpy(np.float32))
+        scores[mask] = torch.tensor(part[column].to_numpy(np.float32))
         tensors.append(scores)
     return tensors

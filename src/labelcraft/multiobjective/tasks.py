@@ -61,9 +61,9 @@ class WatchTimeScale:
         return torch.expm1(head * float(np.log1p(self.cap_s)))
 
 
-def task_targets(feedback: pd.DataFrame, tasks: tuple[str, ...],
-                 scale: WatchTimeScale) -> torch.Tensor:
-    """Targets ``[N, T]`` float32 in [0, 1] of every row of ``feedback``, one column per task.
+def task_outcomes(feedback: pd.DataFrame, tasks: tuple[str, ...]) -> torch.Tensor:
+    """Observed outcomes ``[N, T]`` float32 of every row of ``feedback``, one column per task:
+    0/1 for a binary task, play seconds for watch time.
 
     A missing or invalid feedback column raises (`feedback_columns` names it and the rows).
     """
@@ -71,11 +71,21 @@ def task_targets(feedback: pd.DataFrame, tasks: tuple[str, ...],
     for task in tasks:
         if task == "watch_time":
             (play,) = feedback_columns(feedback, ["play_time_s"])
-            columns.append(scale.encode(play))
+            columns.append(play)
         elif task == "EF":
             columns.append(engagement_label(*feedback_columns(feedback,
                                                               ["like", "follow", "comment"])))
         else:
             (flag,) = feedback_columns(feedback, [BINARY_TASKS[task]])
-            columns.append(flag.astype(np.float32))
+            columns.append(flag)
     return torch.from_numpy(np.stack(columns, axis=1).astype(np.float32))
+
+
+def task_targets(feedback: pd.DataFrame, tasks: tuple[str, ...],
+                 scale: WatchTimeScale) -> torch.Tensor:
+    """Targets ``[N, T]`` float32 in [0, 1]: the `task_outcomes`, watch time through ``scale``."""
+    targets = task_outcomes(feedback, tasks)
+    for index, task in enumerate(tasks):
+        if task in REGRESSION_TASKS:
+            targets[:, index] = torch.from_numpy(scale.encode(targets[:, index].numpy()))
+    return targets
