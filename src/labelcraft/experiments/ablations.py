@@ -32,7 +32,6 @@ ABLATIONS: tuple[str, ...] = (
 """meta: no meta-learning (the labeler keeps its initial weights: the warm start's, or its seeded
 random ones without one; the control);
 balancing: equal objective weights (tau = 0); scaling: raw labeler inputs; the others above."""
-LABEL_COLUMNS = ("user_id", "video_id", "time_ms")  # keys of a train interaction
 
 
 def ablate(config: LabelCraftConfig, part: str) -> LabelCraftConfig:

@@ -15,13 +15,11 @@ from mlflow.exceptions import MlflowException
 from tqdm.auto import tqdm
 
 from labelcraft.config import from_params
+from labelcraft.experiments.cells import LABEL_COLUMNS
 from labelcraft.features import FeatureParams
 from labelcraft.features.feedback import FEEDBACK_SOURCES, build_feedback
 
 logger = logging.getLogger(__name__)
-
-LABEL_KEYS = ("user_id", "video_id", "time_ms")
-
 
 @dataclass(frozen=True)
 class LabellingParams:
@@ -73,7 +71,7 @@ def label_interactions(interactions: pd.DataFrame, labelling: dict[str, Any],
                                unit="chunk")]
     seconds = time.perf_counter() - started
     labels = np.concatenate(parts) if parts else np.zeros(0)
-    table = pd.DataFrame({**{key: interactions[key].to_numpy() for key in LABEL_KEYS},
+    table = pd.DataFrame({**{key: interactions[key].to_numpy() for key in LABEL_COLUMNS},
                           "label": labels})
     report = {
         "model_uri": params.model_uri, "inputs": list(inputs), "rows": len(table),
