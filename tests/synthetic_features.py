@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 
 from labelcraft.features import FeatureParams, FeatureSet, build_features
+from labelcraft.features.feedback import FEEDBACK_COLUMNS
 from labelcraft.features.history_feedback import ACTION_FLAGS, VOCAB_SIZES
 from labelcraft.models import ModelSpec, RecBatch
 
@@ -52,6 +53,13 @@ def tiny_interactions(
     frame["long_view"] = (play_ms >= np.minimum(duration_ms, 18_000)).astype(np.int8)
     frame["is_click"] = (share > 0.5).astype(np.int8)  # no draw: the other columns keep theirs
     return frame
+
+
+def feedback_rows(**columns: list[float]) -> pd.DataFrame:
+    """A feedback table (`FEEDBACK_COLUMNS`, float32) with the given columns, zeros elsewhere."""
+    n = len(next(iter(columns.values())))
+    return pd.DataFrame({name: np.asarray(columns.get(name, [0.0] * n), np.float32)
+                         for name in FEEDBACK_COLUMNS})
 
 
 def tiny_features(seed: int = 0, **kwargs: int) -> FeatureSet:

@@ -15,13 +15,7 @@ from labelcraft.features.history_feedback import (
     time_gap_bucket,
 )
 from labelcraft.features.tensors import InteractionTensors, gather_history
-
-
-def feedback_rows(**columns: list[float]) -> pd.DataFrame:
-    """A feedback table of len(columns' lists) rows: given columns, zeros elsewhere."""
-    n = len(next(iter(columns.values())))
-    return pd.DataFrame({name: np.asarray(columns.get(name, [0.0] * n), np.float32)
-                         for name in FEEDBACK_COLUMNS})
+from tests.synthetic_features import feedback_rows
 
 
 def test_codes_by_hand() -> None:

@@ -6,14 +6,12 @@ import copy
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 
 from labelcraft.evaluation import auc, group_auc
 from labelcraft.experiments import Cell, ComparisonData, grid_cells
 from labelcraft.experiments.config import GridConfig
-from labelcraft.features.feedback import FEEDBACK_COLUMNS
 from labelcraft.multiobjective.metrics import per_user_xauc, task_metrics
 from labelcraft.multiobjective.objective import (
     EntireSpaceChain,
@@ -24,17 +22,11 @@ from labelcraft.multiobjective.objective import (
 )
 from labelcraft.multiobjective.tasks import WatchTimeScale, task_targets
 from tests.grid_runs import TINY_PARAMETERS, run_grid
-from tests.synthetic_features import tiny_features
-
-
-def feedback(**columns: list[float]) -> pd.DataFrame:
-    n = len(next(iter(columns.values())))
-    return pd.DataFrame({name: np.asarray(columns.get(name, [0.0] * n), np.float32)
-                         for name in FEEDBACK_COLUMNS})
+from tests.synthetic_features import feedback_rows, tiny_features
 
 
 def test_targets_by_hand() -> None:
-    table = feedback(play_time_s=[0.0, 9.0, 99.0, 500.0], skip=[1, 0, 0, 0],
+    table = feedback_rows(play_time_s=[0.0, 9.0, 99.0, 500.0], skip=[1, 0, 0, 0],
                      long_view=[0, 1, 1, 0], comment=[0, 0, 1, 0], hate=[0, 0, 0, 1],
                      click=[0, 1, 1, 1])
     scale = WatchTimeScale(cap_s=99.0)
@@ -57,7 +49,7 @@ def test_scale_fits_the_train_quantile_and_rejects_nothing_to_fit() -> None:
 
 
 def test_bad_feedback_is_named() -> None:
-    table = feedback(play_time_s=[1.0, -2.0])
+    table = feedback_rows(play_time_s=[1.0, -2.0])
     with pytest.raises(ValueError, match="play_time_s"):
         task_targets(table, ("watch_time",), WatchTimeScale(10.0))
 
