@@ -15,7 +15,6 @@ second (DIN's target: under 60 s).
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import os
 import statistics
@@ -25,6 +24,7 @@ from pathlib import Path
 import torch
 from saved_features import parameters
 
+from labelcraft.datasets.strict_json import strict_json
 from labelcraft.experiments import ComparisonData
 from labelcraft.features.build import FeatureParams, build_features
 from labelcraft.features.tensors import InteractionTensors
@@ -130,9 +130,9 @@ def main() -> None:
         "backbones": results,
         "din_target_s": 60,
     }
-    logger.info(json.dumps(result))
+    logger.info(strict_json(result))
     if args.output:
-        args.output.write_text(json.dumps(result, indent=2))
+        args.output.write_text(strict_json(result, indent=2))
 
 
 if __name__ == "__main__":

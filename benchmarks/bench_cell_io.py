@@ -13,7 +13,6 @@ last line is ``per_cell_s <x>``: load + save + build of one cell.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import tempfile
 import time
@@ -24,6 +23,7 @@ from kedro.config import OmegaConfigLoader
 from kedro.io import DataCatalog
 
 from labelcraft import settings
+from labelcraft.datasets.strict_json import strict_json
 from labelcraft.experiments import ComparisonData
 from labelcraft.pipelines.comparison.pipeline import cell_pipeline, cells_from_parameters
 from labelcraft.pipelines.reporting.pipeline import create_pipeline as reporting_pipeline
@@ -88,7 +88,7 @@ def main() -> None:
     merge_s = sum(e["load_s"] + e["save_s"] for name, e in result["nodes"].items()
                   if ".reporting." in name)
     result |= {"per_cell_s": round(per_cell, 2), "merge_s": round(merge_s, 2)}
-    logger.info(json.dumps(result))
+    logger.info(strict_json(result))
     logger.info("per_cell_s %.2f", per_cell)
 
 

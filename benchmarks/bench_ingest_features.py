@@ -14,7 +14,6 @@ Stages timed: read (strict CSV reader behind the catalog's KuaiRandCSVDataset), 
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import multiprocessing as mp
 import os
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from labelcraft.datasets import KuaiRandCSVDataset
+from labelcraft.datasets.strict_json import strict_json
 from labelcraft.features.build import FeatureParams, build_features
 from labelcraft.kuairand.schema import LOG_PATTERN, USER_PATTERN, VIDEO_PATTERN
 from labelcraft.kuairand.validation import ingest
@@ -112,7 +112,7 @@ def main() -> None:
         child.start()
         results.append(queue.get())
         child.join()
-        logger.info(json.dumps(results[-1]))
+        logger.info(strict_json(results[-1]))
     header = "| case | input rows | read s | ingest s | features s | rows/s | peak RSS MiB |"
     lines = [header, "|---|---:|---:|---:|---:|---:|---:|"]
     lines += [
@@ -122,7 +122,7 @@ def main() -> None:
     ]
     logger.info("\n".join(lines))
     if args.output:
-        args.output.write_text(json.dumps(results, indent=2))
+        args.output.write_text(strict_json(results, indent=2))
 
 
 if __name__ == "__main__":

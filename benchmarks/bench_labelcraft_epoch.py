@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 import time
 from dataclasses import dataclass
@@ -34,6 +33,7 @@ import torch
 from bench_backbone_epoch import one_epoch
 from saved_features import load_features, parameters
 
+from labelcraft.datasets.strict_json import strict_json
 from labelcraft.experiments import GridConfig, LabelCraftVariants
 from labelcraft.labels import fit_labels
 from labelcraft.meta.meta_training import LabelCraftConfig, train_labelcraft
@@ -118,9 +118,9 @@ def main() -> None:
         logger.info("LabelCraft epoch, upper_every %d (%d meta steps): train %.2f s (ratio %.2f), "
                     "with validation %.2f s (ratio %.2f)", upper_every, row["meta_steps"],
                     row["train_s"], row["train_ratio"], row["epoch_s"], row["epoch_ratio"])
-    logger.info(json.dumps(result))
+    logger.info(strict_json(result))
     if args.output:
-        args.output.write_text(json.dumps(result, indent=2))
+        args.output.write_text(strict_json(result, indent=2))
     logger.info("ratio %.2f", result["labelcraft"][0]["train_ratio"])  # type: ignore[index]
 
 

@@ -20,7 +20,6 @@ exceed ``--max-graph-gib`` are skipped.
 from __future__ import annotations
 
 import argparse
-import json
 import logging
 import statistics
 import time
@@ -31,6 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from labelcraft.datasets.strict_json import strict_json
 from labelcraft.meta.soft_topk import TopKProblem, soft_topk, topk_problem
 
 logger = logging.getLogger("bench_soft_topk")
@@ -148,7 +148,7 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     rows = run(args)
     if args.json is not None:
-        args.json.write_text(json.dumps(rows, indent=2))
+        args.json.write_text(strict_json(rows, indent=2))
 
 
 if __name__ == "__main__":

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 from pathlib import Path
 
@@ -23,6 +22,7 @@ import torch
 from bench_labelcraft_epoch import configured
 from saved_features import load_features
 
+from labelcraft.datasets.strict_json import strict_json
 from labelcraft.evaluation import topk_metrics
 from labelcraft.meta.meta_training import train_labelcraft
 from labelcraft.recommender import score_groups
@@ -76,9 +76,9 @@ def main() -> None:
                 round(float(entry["valid_objective"]), 4) for entry in result.history],
         }
         results.append(row)
-        logger.info(json.dumps(row))
+        logger.info(strict_json(row))
     if args.output:
-        args.output.write_text(json.dumps(results, indent=2))
+        args.output.write_text(strict_json(results, indent=2))
 
 
 if __name__ == "__main__":

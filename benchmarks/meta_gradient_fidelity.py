@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import json
 import logging
 
 import torch
@@ -29,6 +28,7 @@ from bench_labelcraft_epoch import configured
 from saved_features import load_features
 from tqdm.auto import tqdm
 
+from labelcraft.datasets.strict_json import strict_json
 from labelcraft.meta import (
     OutcomeScales,
     ValidBatch,
@@ -116,7 +116,7 @@ def main() -> None:
         run_config = dataclasses.replace(config, upper_every=int(every),
                                          valid_sample_ratio=float(ratio))
         result = fidelity(data, comparison, run_config, int(every), float(ratio), args.steps)
-        logger.info(json.dumps(result))
+        logger.info(strict_json(result))
 
 
 if __name__ == "__main__":

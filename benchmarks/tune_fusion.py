@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import json
 import logging
 from pathlib import Path
 
@@ -25,6 +24,7 @@ import torch
 from saved_features import DATA, load_features
 from tqdm.auto import tqdm
 
+from labelcraft.datasets.strict_json import strict_json
 from labelcraft.experiments.multi_objective import PREDICTION_KEYS, watch_time_scale
 from labelcraft.experiments.reports import scores_from_table
 from labelcraft.multiobjective.objective import fuse_heads
@@ -94,9 +94,9 @@ def main() -> None:
     for name, fusion in (("shipped", shipped), ("best", best)):
         result[f"{name}_test"] = mean_metrics(heads["test"], data.test, tasks, fusion, scale)
         result[f"{name}_valid"] = mean_metrics(heads["valid"], data.valid, tasks, fusion, scale)
-    logger.info(json.dumps(result, indent=1))
+    logger.info(strict_json(result, indent=1))
     if args.output:
-        args.output.write_text(json.dumps(result, indent=2))
+        args.output.write_text(strict_json(result, indent=2))
 
 
 if __name__ == "__main__":

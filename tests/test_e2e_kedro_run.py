@@ -18,6 +18,7 @@ from mlflow import MlflowClient
 from labelcraft.experiments import ALL_METHODS, LABELCRAFT, RANDOM
 from labelcraft.experiments import cells as cells_module
 from tests.conftest import run_session, tracking_uri
+from tests.test_strict_json import strict_load
 
 pytestmark = pytest.mark.e2e
 
@@ -64,6 +65,14 @@ def test_default_run_on_simulated_data(default_run: Path) -> None:
     assert groups["user_idx"].nunique() > 0
     assert (default_run / "mlflow.db").exists()
     assert_rule_reports(data / "08_reporting/simulated", truth=True)
+
+
+def test_every_json_output_is_strict_json(default_run: Path) -> None:
+    """No report holds a bare NaN or Infinity (undefined figures are null)."""
+    files = sorted((default_run / "data").rglob("*.json"))
+    assert len(files) > 20, files
+    for path in files:
+        strict_load(path.read_text())
 
 
 def test_kuairand_run_accounts_for_every_row(

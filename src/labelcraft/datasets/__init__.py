@@ -2,6 +2,7 @@
 
 from labelcraft.datasets.kuairand_csv import KuaiRandCSVDataset
 from labelcraft.datasets.labeler_artifact import LabelerDataset
+from labelcraft.datasets.strict_json import StrictJSONDataset
 from labelcraft.datasets.torch_states import TorchStatesDataset
 
-__all__ = ["KuaiRandCSVDataset", "LabelerDataset", "TorchStatesDataset"]
+__all__ = ["KuaiRandCSVDataset", "LabelerDataset", "StrictJSONDataset", "TorchStatesDataset"]

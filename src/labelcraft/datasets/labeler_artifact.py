@@ -36,7 +36,8 @@ class LabelerDataset(AbstractDataset[Artifact, Artifact]):
 
     def _save(self, data: Artifact) -> None:
         description = json.dumps({"config": data["config"],
-                                  "feedback_columns": list(data["feedback_columns"])})
+                                  "feedback_columns": list(data["feedback_columns"])},
+                                 allow_nan=False)
         self._filepath.parent.mkdir(parents=True, exist_ok=True)
         torch.save({"format": FORMAT, "description": description,
                     "state_dict": dict(data["state_dict"])}, self._filepath)
