@@ -6,9 +6,10 @@ that the catalog can read the real-data directory from ``KUAIRAND_DIR`` and kedr
 
 kedro-mlflow registers its own hook (one MLflow run per ``kedro run``); ``RunTagsHook`` adds the
 data-source and git tags to that run. ``RunParametersHook`` builds the pipelines (the grid's
-cells) from the run's parameters and sets the torch threads once. MLflow's anonymous usage
-data is switched off for every command (`labelcraft.tracking.telemetry`), like Kedro's by
-``.telemetry``.
+cells) from the run's parameters and sets the torch threads once. ``ProvenanceHook`` records
+what every saved dataset was built from and stops a node whose inputs disagree. MLflow's
+anonymous usage data is switched off for every command (`labelcraft.tracking.telemetry`), like
+Kedro's by ``.telemetry``.
 """
 
 from labelcraft.tracking.telemetry import opt_out_of_mlflow_telemetry
@@ -18,8 +19,9 @@ opt_out_of_mlflow_telemetry()  # before anything else of the project imports mlf
 from omegaconf.resolvers import oc  # noqa: E402
 
 from labelcraft.hooks import RunParametersHook, RunTagsHook  # noqa: E402
+from labelcraft.provenance_hook import ProvenanceHook  # noqa: E402
 
-HOOKS = (RunParametersHook(), RunTagsHook())
+HOOKS = (RunParametersHook(), RunTagsHook(), ProvenanceHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",

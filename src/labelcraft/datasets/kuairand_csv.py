@@ -49,10 +49,15 @@ class KuaiRandCSVDataset(AbstractDataset[pd.DataFrame, pd.DataFrame]):
                 "a saved file would not be loaded back"
             )
         self._path = Path(path)
+        self._filepath = self._path / save_name if save_name is not None else None  # save target
         self._pattern = pattern
         self._columns = columns
         self._save_name = save_name
         self.metadata = metadata
+
+    def source_files(self) -> list[Path]:
+        """The files a load reads, in name order (FileNotFoundError when none match)."""
+        return find_files(self._path, self._pattern)
 
     def load(self) -> pd.DataFrame:
         return read_kuairand_dir(self._path, self._pattern, COLUMN_SETS[self._columns])
