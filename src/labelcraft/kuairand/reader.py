@@ -19,6 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pandas as pd
@@ -42,7 +43,7 @@ class KuaiRandFormatError(ValueError):
 
 
 @dataclass
-class _LineLayout:
+class LineLayout:
     """Where the non-empty CSV records of a file are.
 
     starts, ends: [R] byte offsets of each record (end excludes the line break);
@@ -64,7 +65,7 @@ class _LineLayout:
         return np.flatnonzero(counts % 2 == 1) + 1
 
 
-def _line_layout(data: bytes) -> _LineLayout:
+def line_layout(data: bytes) -> LineLayout:
     """Locate the records of `data` the way pyarrow splits them (vectorised over all bytes)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     lf = np.flatnonzero(buf == _LF)
@@ -80,7 +81,7 @@ def _line_layout(data: bytes) -> _LineLayout:
     keep = ends > starts
     starts, ends = starts[keep], ends[keep]
     lines = np.searchsorted(breaks, starts) + 1
-    return _LineLayout(starts, ends, lines.astype(np.int64), breaks, quotes)
+    return LineLayout(starts, ends, lines.astype(np.int64), breaks, quotes)
 
 
 @dataclass
@@ -101,7 +102,7 @@ def _shorten(text: str) -> str:
     return text if len(text) <= _MAX_TEXT else text[:_MAX_TEXT] + "..."
 
 
-def _parse_header(name: str, data: bytes, layout: _LineLayout) -> list[str]:
+def _parse_header(name: str, data: bytes, layout: LineLayout) -> list[str]:
     """Column names of the first non-empty record."""
     raw = data[layout.starts[0] : layout.ends[0]]
     try:
@@ -132,7 +133,7 @@ def _check_header(name: str, header: list[str], line: int, expected: Sequence[st
         )
 
 
-def _arrow_error(name: str, exc: pa.ArrowInvalid, layout: _LineLayout,
+def _arrow_error(name: str, exc: pa.ArrowInvalid, layout: LineLayout,
                  header: Sequence[str]) -> KuaiRandFormatError:
     """Re-word a pyarrow parse/conversion error with the file name, the column by name (pyarrow
     numbers them from 0) and the physical line."""
@@ -147,20 +148,36 @@ def _arrow_error(name: str, exc: pa.ArrowInvalid, layout: _LineLayout,
     return KuaiRandFormatError(f"{name}: CSV parse error: {message}")
 
 
-def _invalid_rows_error(
-    name: str, invalid: _InvalidRows, layout: _LineLayout, n_fields: int
+class FieldCountOffender(NamedTuple):
+    """A record whose field count differs from the header's: its physical line, field count and
+    text, and whether it is the file's last record (a short last record is likely truncated)."""
+
+    line: int
+    fields: int
+    text: str
+    last: bool
+
+
+def field_count_error(
+    name: str, count: int, first: Sequence[FieldCountOffender], n_fields: int
 ) -> KuaiRandFormatError:
-    """Error listing the first rows whose field count differs from the header's."""
+    """Error listing the first records (of `count`) whose field count differs from the header's."""
     shown = []
-    for number, actual, text in invalid.first:
-        truncated = number == layout.lines.size and actual < n_fields
-        hint = " (truncated last line?)" if truncated else ""
-        shown.append(
-            f"line {layout.lines[number - 1]} has {actual} field(s){hint}: {_shorten(text)!r}"
-        )
+    for offender in first:
+        hint = " (truncated last line?)" if offender.last and offender.fields < n_fields else ""
+        shown.append(f"line {offender.line} has {offender.fields} field(s){hint}: "
+                     f"{_shorten(offender.text)!r}")
     return KuaiRandFormatError(
-        f"{name}: {invalid.count} line(s) do not have the {n_fields} fields of the header; "
+        f"{name}: {count} line(s) do not have the {n_fields} fields of the header; "
         f"first {len(shown)}: " + "; ".join(shown)
+    )
+
+
+def odd_quotes_error(name: str, lines: Sequence[int]) -> KuaiRandFormatError:
+    """Error naming the first physical lines that hold an odd number of `"` characters."""
+    return KuaiRandFormatError(
+        f"{name}: unbalanced or stray '\"' characters: rows cannot be mapped to lines "
+        f"(lines with an odd number of quotes: {list(lines)}); quote whole fields only"
     )
 
 
@@ -168,6 +185,31 @@ _COMPRESSED: tuple[tuple[bytes, str], ...] = (
     (b"\x1f\x8b", "gzip"), (b"PK\x03\x04", "zip"), (b"BZh", "bzip2"),
     (b"\xfd7zXZ\x00", "xz"), (b"\x28\xb5\x2f\xfd", "zstd"))
 """Magic bytes of compressed files, which a user may have named ``.csv``."""
+
+
+def check_not_compressed(path: Path, data: bytes) -> None:
+    """Raise KuaiRandFormatError when the file's leading bytes `data` are a compressed stream."""
+    for magic, kind in _COMPRESSED:
+        if data.startswith(magic):
+            raise KuaiRandFormatError(f"{path.name}: looks {kind}-compressed, not CSV text; "
+                                      f"decompress it first (path {path})")
+
+
+def read_header(
+    path: Path, data: bytes, layout: LineLayout, expected_columns: Sequence[str]
+) -> list[str]:
+    """The column names of the file's first non-empty record (`data` holds at least that record,
+    `layout` is `line_layout(data)`).
+
+    Raises KuaiRandFormatError for an empty file and for a header that is not valid UTF-8 or not
+    exactly `expected_columns` (in any order).
+    """
+    name = path.name
+    if layout.starts.size == 0:
+        raise KuaiRandFormatError(f"{name}: empty file (no header line); path {path}")
+    header = _parse_header(name, data, layout)
+    _check_header(name, header, int(layout.lines[0]), expected_columns)
+    return header
 
 
 def read_csv_strict(path: Path | str, expected_columns: Sequence[str]) -> pd.DataFrame:
@@ -184,15 +226,9 @@ def read_csv_strict(path: Path | str, expected_columns: Sequence[str]) -> pd.Dat
     data = path.read_bytes()
     if data and data[-1] not in (_LF, _CR):
         data += b"\n"  # pyarrow cannot read a header-only file without a final line break
-    for magic, kind in _COMPRESSED:
-        if data.startswith(magic):
-            raise KuaiRandFormatError(f"{name}: looks {kind}-compressed, not CSV text; "
-                                      f"decompress it first (path {path})")
-    layout = _line_layout(data)
-    if layout.starts.size == 0:
-        raise KuaiRandFormatError(f"{name}: empty file (no header line); path {path}")
-    header = _parse_header(name, data, layout)
-    _check_header(name, header, int(layout.lines[0]), expected_columns)
+    check_not_compressed(path, data)
+    layout = line_layout(data)
+    header = read_header(path, data, layout, expected_columns)
 
     invalid = _InvalidRows()
     try:
@@ -207,13 +243,12 @@ def read_csv_strict(path: Path | str, expected_columns: Sequence[str]) -> pd.Dat
     except pa.ArrowInvalid as exc:
         raise _arrow_error(name, exc, layout, header) from exc
     if layout.starts.size != 1 + table.num_rows + invalid.count:
-        odd = layout.odd_quote_lines()[:MAX_REPORTED].tolist()
-        raise KuaiRandFormatError(
-            f"{name}: unbalanced or stray '\"' characters: rows cannot be mapped to lines "
-            f"(lines with an odd number of quotes: {odd}); quote whole fields only"
-        )
+        raise odd_quotes_error(name, layout.odd_quote_lines()[:MAX_REPORTED].tolist())
     if invalid.count:
-        raise _invalid_rows_error(name, invalid, layout, len(header))
+        first = [FieldCountOffender(int(layout.lines[number - 1]), actual, text,
+                                    number == layout.lines.size)
+                 for number, actual, text in invalid.first]
+        raise field_count_error(name, invalid.count, first, len(header))
 
     frame = table.select(list(expected_columns)).to_pandas()
     frame[SOURCE_COLUMNS[0]] = pd.Series(name, index=frame.index, dtype="str")
