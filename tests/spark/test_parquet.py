@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from kedro.io import DatasetError
 
@@ -63,6 +65,8 @@ def test_mixed_dtypes_round_trip_in_order(spark: Any, tmp_path: Path,
     assert "from 4 part file(s)" in caplog.text
     assert target.is_file() and not parts_folder(target).exists()
     pd.testing.assert_frame_equal(pd.read_parquet(target), expected, check_exact=True)
+    pandas_table = pa.Table.from_pandas(expected)  # what pandas writes: NaN as null, metadata
+    assert pq.read_table(target).equals(pandas_table, check_metadata=True)
     assert list(target.parent.iterdir()) == [target]  # no temporary file left
 
 

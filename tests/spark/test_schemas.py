@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
 
 from labelcraft.kuairand.reader import read_kuairand_dir
 from labelcraft.kuairand.schema import LOG_COLUMNS, LOG_PATTERN, VIDEO_COLUMNS, VIDEO_PATTERN
@@ -18,6 +19,8 @@ def _assert_schema(table: str, frame: pd.DataFrame) -> None:
     expected = TABLES[table].empty_frame()
     assert list(frame.columns) == list(expected.columns), table
     assert frame.dtypes.to_dict() == expected.dtypes.to_dict(), table
+    written = pa.Schema.from_pandas(frame)  # what pandas writes, pandas metadata included
+    assert TABLES[table].arrow_schema(len(frame)).equals(written, check_metadata=True), table
 
 
 def test_ingestion_tables_match_the_pandas_path(tmp_path: Path) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Any
 
 import pandas as pd
@@ -56,7 +56,7 @@ class SparkParquetDataset(AbstractDataset[Any, Any]):
         self._protocol = None  # local file: read by the provenance hook
         self._table = table
         self._load_as = load_as
-        self._pandas = ParquetDataset(filepath=str(PurePosixPath(local)))
+        self._pandas = ParquetDataset(filepath=local)
         self.metadata = metadata
 
     def load(self) -> Any:

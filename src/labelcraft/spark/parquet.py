@@ -134,7 +134,8 @@ def merge_parts(parts: Sequence[Path], filepath: Path, schema: TableSchema, labe
     (ParquetWriteError naming the first output rows out of order). Writes a temporary file in
     the same folder and moves it onto `filepath`. Returns the number of rows written.
     """
-    target = schema.arrow_schema()
+    total = sum(pq.read_metadata(part).num_rows for part in parts)
+    target = schema.arrow_schema(total)
     order = list(schema.order)
     fd, tmp_name = tempfile.mkstemp(dir=filepath.parent, prefix=f".{filepath.name}.",
                                     suffix=".tmp")
@@ -160,6 +161,7 @@ def merge_parts(parts: Sequence[Path], filepath: Path, schema: TableSchema, labe
                     writer.write_table(_conform(group, target, rows, label))
                     previous = keys.slice(keys.num_rows - 1) if keys.num_rows else previous
                     rows += group.num_rows
+        assert rows == total, (rows, total)
         os.replace(tmp, filepath)
     finally:
         tmp.unlink(missing_ok=True)

@@ -8,6 +8,7 @@ included. Column names and dtypes come from the pandas modules' constants where 
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
@@ -46,9 +47,14 @@ class TableSchema:
         """A frame [0, C] with exactly these dtypes."""
         return pd.DataFrame({c: pd.Series([], dtype=t) for c, t in self.dtypes.items()})
 
-    def arrow_schema(self) -> pa.Schema:
-        """The Arrow schema pandas writes for such a frame, with its ``pandas`` metadata."""
-        return pa.Schema.from_pandas(self.empty_frame(), preserve_index=False)
+    def arrow_schema(self, num_rows: int = 0) -> pa.Schema:
+        """The Arrow schema pandas writes for such a frame of `num_rows` rows, with its
+        ``pandas`` metadata (a RangeIndex 0..num_rows-1, stored as metadata only)."""
+        schema = pa.Schema.from_pandas(self.empty_frame())
+        metadata = schema.pandas_metadata
+        (index,) = metadata["index_columns"]
+        index["stop"] = num_rows
+        return schema.with_metadata({**schema.metadata, b"pandas": json.dumps(metadata).encode()})
 
 
 _VIDEO_ATTRIBUTE_TYPES = dict(
