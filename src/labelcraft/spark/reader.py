@@ -119,11 +119,12 @@ def _check_lines(lines: DataFrame, headers: Sequence[FileHeader], n_fields: int)
     """Raise KuaiRandFormatError for the first file (in name order) holding undecodable text,
     a line with an odd number of quotes or a wrong field count (in that order of precedence,
     like the pandas reader). Returns the number of rows."""
-    quoted = F.regexp_replace("value", '"[^"]*"', "")
+    # a line's field count: 1 + its commas outside quoted fields
+    fields = F.size(F.split(F.regexp_replace("value", '"[^"]*"', ""), ",", -1))
     flags = {
         "undecodable": ~F.is_valid_utf8("value"),
         "odd_quotes": (F.length("value") - F.length(F.regexp_replace("value", '"', ""))) % 2 == 1,
-        "bad_fields": F.size(F.split(quoted, ",", -1)) != n_fields,
+        "bad_fields": fields != n_fields,
     }
     stats = {row[_FILE]: row for row in lines.groupBy(_FILE).agg(
         F.count(F.lit(1)).alias("rows"), F.max(_LINE).alias("last"),
@@ -135,14 +136,16 @@ def _check_lines(lines: DataFrame, headers: Sequence[FileHeader], n_fields: int)
         if problem is None:
             continue
         first = (lines.filter((F.col(_FILE) == name) & flags[problem])
-                 .select(_LINE, "value", F.size(F.split(quoted, ",", -1)).alias("fields"))
+                 .select(_LINE, "value", fields.alias("fields"))
                  .orderBy(_LINE).limit(MAX_REPORTED).collect())
         if problem == "undecodable":
             shown = ", ".join(f"line {row[_LINE]}" for row in first)
             raise KuaiRandFormatError(f"{name}: CSV parse error: invalid UTF8 data in "
                                       f"{found[problem]} line(s), first: {shown}")
         if problem == "odd_quotes":
-            raise odd_quotes_error(name, [row[_LINE] for row in first])
+            error = odd_quotes_error(name, [row[_LINE] for row in first])
+            raise KuaiRandFormatError(f"{error}; the Spark reader also refuses line breaks "
+                                      "inside quoted fields (the pandas reader accepts them)")
         offenders = [FieldCountOffender(row[_LINE], row["fields"], row["value"],
                                         row[_LINE] == found["last"]) for row in first]
         raise field_count_error(name, found[problem], offenders, n_fields)
