@@ -19,7 +19,6 @@ from labelcraft.kuairand.schema import (
     USER_PATTERN,
     VIDEO_PATTERN,
 )
-from labelcraft.spark.reader import read_kuairand_dir_spark
 from tests.spark.conftest import session_conf
 
 pytestmark = pytest.mark.spark
@@ -29,9 +28,17 @@ TINY_BLOCKS = {"spark.sql.files.maxPartitionBytes": "4096", "spark.sql.files.ope
 """Spark settings that cut a file of a few KB into several blocks (one task each)."""
 
 
+def read_spark(spark: Any, directory: Path, pattern: str, columns: list[str]) -> Any:
+    """`read_kuairand_dir_spark` (imported here: the module needs pyspark, and the `spark`
+    fixture skips the test without it)."""
+    from labelcraft.spark.reader import read_kuairand_dir_spark  # noqa: PLC0415
+
+    return read_kuairand_dir_spark(spark, directory, pattern, columns)
+
+
 def spark_frame(spark: Any, directory: Path, pattern: str, columns: list[str]) -> pd.DataFrame:
     """`read_kuairand_dir_spark` as pandas, in file and line order, with the pandas dtypes."""
-    frame = read_kuairand_dir_spark(spark, directory, pattern, columns).toPandas()
+    frame = read_spark(spark, directory, pattern, columns).toPandas()
     frame = frame.sort_values(SOURCE_COLUMNS, ignore_index=True)
     return frame.astype({**dict.fromkeys([*columns, SOURCE_COLUMNS[0]], "str"),
                          SOURCE_COLUMNS[1]: "int64"})
@@ -102,7 +109,7 @@ def test_file_errors_equal_the_pandas_reader(spark: Any, tmp_path: Path, case: s
     with pytest.raises((KuaiRandFormatError, FileNotFoundError)) as pandas_error:
         read_kuairand_dir(directory, "t_*.csv", ABC)
     with pytest.raises(pandas_error.type) as spark_error:
-        read_kuairand_dir_spark(spark, directory, "t_*.csv", ABC)
+        read_spark(spark, directory, "t_*.csv", ABC)
     for part in parts:
         assert part in str(pandas_error.value)
         assert part in str(spark_error.value)
