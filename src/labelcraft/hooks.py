@@ -3,7 +3,8 @@
 ``RunParametersHook`` hands the run's parameters to the pipeline registry (the grid's cells come
 from them, `labelcraft.pipelines.run_parameters`) and sets the torch threads once per run
 (``runtime.num_threads``). ``RunTagsHook`` tags each MLflow run with its data source(s) and the
-git commit that ran.
+git commit that ran. ``SparkSessionHook`` starts the run's Spark session from
+``conf/<env>/spark.yml`` when the environment has one (``--env spark``).
 
 kedro-mlflow opens one MLflow run per ``kedro run`` and logs parameters and the MLflow datasets
 of ``conf/base/catalog_mlflow.yml``; run tags have no dataset, so this hook adds them. It acts
@@ -19,12 +20,14 @@ from typing import Any
 
 import mlflow
 import torch
+from kedro.config import MissingConfigException
 from kedro.framework.context import KedroContext
 from kedro.framework.hooks import hook_impl
 from kedro.pipeline import Pipeline
 
 from labelcraft.pipelines.run_parameters import use_run_parameters
 from labelcraft.sources import SOURCES
+from labelcraft.spark.session import start_session
 from labelcraft.tracking import DATA_SOURCE_TAG, data_sources, git_state
 
 logger = logging.getLogger(__name__)
@@ -48,6 +51,19 @@ class RunParametersHook:
         if threads:
             torch.set_num_threads(threads)
         logger.info("torch threads: %d", torch.get_num_threads())
+
+
+class SparkSessionHook:
+    """Start the Spark session of an environment with a ``spark.yml`` (none: do nothing)."""
+
+    @hook_impl
+    def after_context_created(self, context: KedroContext) -> None:
+        try:
+            settings = context.config_loader["spark"]
+        except MissingConfigException:
+            return
+        if settings:
+            start_session(settings)
 
 
 class RunTagsHook:

@@ -7,7 +7,8 @@ that the catalog can read the real-data directory from ``KUAIRAND_DIR`` and kedr
 kedro-mlflow registers its own hook (one MLflow run per ``kedro run``); ``RunTagsHook`` adds the
 data-source and git tags to that run. ``RunParametersHook`` builds the pipelines (the grid's
 cells) from the run's parameters and sets the torch threads once. ``ProvenanceHook`` records
-what every saved dataset was built from and stops a node whose inputs disagree. MLflow's
+what every saved dataset was built from and stops a node whose inputs disagree;
+``SparkSessionHook`` starts the Spark session of ``--env spark``. MLflow's
 anonymous usage data is switched off for every command (`labelcraft.tracking.telemetry`), like
 Kedro's by ``.telemetry``.
 """
@@ -18,10 +19,10 @@ opt_out_of_mlflow_telemetry()  # before anything else of the project imports mlf
 
 from omegaconf.resolvers import oc  # noqa: E402
 
-from labelcraft.hooks import RunParametersHook, RunTagsHook  # noqa: E402
+from labelcraft.hooks import RunParametersHook, RunTagsHook, SparkSessionHook  # noqa: E402
 from labelcraft.provenance_hook import ProvenanceHook  # noqa: E402
 
-HOOKS = (RunParametersHook(), RunTagsHook(), ProvenanceHook())
+HOOKS = (RunParametersHook(), SparkSessionHook(), RunTagsHook(), ProvenanceHook())
 
 CONFIG_LOADER_ARGS = {
     "base_env": "base",
@@ -30,4 +31,6 @@ CONFIG_LOADER_ARGS = {
     # an environment's parameter files are deep deltas over conf/base (conf/benchmark only
     # changes the budget), not replacements of whole top-level keys
     "merge_strategy": {"parameters": "soft"},
+    # conf/spark/spark.yml: the Spark session of `--env spark` (labelcraft.hooks.SparkSessionHook)
+    "config_patterns": {"spark": ["spark*", "spark*/**"]},
 }

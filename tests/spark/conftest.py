@@ -6,23 +6,19 @@ set), where a missing pyspark is a failure, like a missing KuaiRand slice.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
+import yaml
 
-SESSION_CONF: dict[str, str] = {
-    "spark.sql.shuffle.partitions": "2",
-    "spark.default.parallelism": "2",
-    "spark.ui.enabled": "false",
-    "spark.ui.showConsoleProgress": "false",
-    "spark.sql.ansi.enabled": "true",
-    "spark.sql.session.timeZone": "UTC",
-    "spark.driver.memory": "1g",
-}
+SPARK_YML = Path(__file__).resolve().parents[2] / "conf" / "spark" / "spark.yml"
+"""The `spark` environment's session settings: the tests run with what `kedro run` uses."""
 
 
 def _unavailable(message: str) -> None:
@@ -35,17 +31,14 @@ def _unavailable(message: str) -> None:
 @pytest.fixture(scope="session")
 def spark() -> Iterator[Any]:
     """A local[2] SparkSession shared by the whole test run, stopped at its end."""
-    try:
-        from pyspark.sql import SparkSession  # noqa: PLC0415
-    except ImportError:
+    if importlib.util.find_spec("pyspark") is None:
         _unavailable("pyspark is not installed: pip install -e '.[dev,spark]'")
     if shutil.which("java") is None and "JAVA_HOME" not in os.environ:
         _unavailable("Spark needs Java 17+ (java not on PATH, JAVA_HOME unset)")
-    os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-    builder = SparkSession.builder.master("local[2]").appName("labelcraft-tests")
-    for key, value in SESSION_CONF.items():
-        builder = builder.config(key, value)
-    session = builder.getOrCreate()
+    from labelcraft.spark.session import start_session  # noqa: PLC0415 (needs pyspark)
+
+    session = start_session(yaml.safe_load(SPARK_YML.read_text()) | {
+        "spark.app.name": "labelcraft-tests"})
     session.sparkContext.setLogLevel("ERROR")
     yield session
     session.stop()
