@@ -84,11 +84,12 @@ def files_label_spark(raw: DataFrame) -> str:
 
 def _offenders(raw: DataFrame, bad: Column, shown: Column | None) -> str:
     """`file:line='value'` of the first MAX_REPORTED rows of `raw` where `bad` holds, in file and
-    line order; `shown` None shows pandas' <NA> (the typed value of an empty field)."""
+    line order; `shown` None shows what pandas shows for the typed value of an empty field."""
     value = F.lit(None) if shown is None else shown
     rows = (raw.filter(bad).select(_FILE, _LINE, value.alias("_shown"))
             .orderBy(_FILE, _LINE).limit(MAX_REPORTED).collect())
-    values = [pd.NA if shown is None else row["_shown"] for row in rows]
+    values = ([row["_shown"] for row in rows] if shown is not None
+              else pd.Series([pd.NA] * len(rows), dtype="Int64").to_numpy())
     return format_offenders([r[_FILE] for r in rows], [r[_LINE] for r in rows], values)
 
 
@@ -211,17 +212,23 @@ def _classified(typed: DataFrame, videos: DataFrame) -> DataFrame:
 
 
 def _report_spark(classified: DataFrame) -> dict[str, Any]:
-    """`report_from_counts` of the classified rows (two small aggregations)."""
-    rejected = F.col(_REASON).isNotNull()
-    files = sorted(classified.groupBy(_FILE).agg(
-        F.count(F.lit(1)).alias("rows"), F.count_if(rejected).alias("rejected")).collect())
-    reasons = classified.where(rejected).groupBy(_REASON).agg(
-        F.count(F.lit(1)).alias("n"), F.min(F.struct(_FILE, _LINE)).alias("first")).collect()
-    by_reason = [(r[_REASON], r["n"]) for r in sorted(
-        reasons, key=lambda r: (-r["n"], r["first"][_FILE], r["first"][_LINE]))]
-    kept = sum(f["rows"] - f["rejected"] for f in files)
-    return report_from_counts(kept, by_reason,
-                              [(f[_FILE], f["rows"], f["rejected"]) for f in files])
+    """`report_from_counts` of the classified rows (one aggregation: rows and first line by
+    file and reason)."""
+    counts = classified.groupBy(_FILE, _REASON).agg(
+        F.count(F.lit(1)).alias("n"), F.min(_LINE).alias("first")).collect()
+    files: dict[str, list[int]] = {}  # file -> [rows, rejected]
+    reasons: dict[str, list[Any]] = {}  # reason -> [rows, (file, line) of the first]
+    for row in sorted(counts, key=lambda r: (r[_FILE], r["first"])):
+        rejected = row["n"] if row[_REASON] is not None else 0
+        totals = files.setdefault(row[_FILE], [0, 0])
+        totals[0] += row["n"]
+        totals[1] += rejected
+        if rejected:
+            reasons.setdefault(row[_REASON], [0, (row[_FILE], row["first"])])[0] += rejected
+    by_reason = sorted(reasons.items(), key=lambda item: (-item[1][0], item[1][1]))
+    kept = sum(rows - rejected for rows, rejected in files.values())
+    return report_from_counts(kept, [(reason, n) for reason, (n, _) in by_reason],
+                              [(name, rows, rejected) for name, (rows, rejected) in files.items()])
 
 
 def ingest_spark(
