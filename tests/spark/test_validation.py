@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 
 from labelcraft.datasets import SparkParquetDataset
+from labelcraft.kuairand.rates import interaction_rates
 from labelcraft.kuairand.reader import KuaiRandFormatError, read_kuairand_dir
 from labelcraft.kuairand.schema import (
     LOG_COLUMNS,
@@ -79,7 +80,10 @@ def assert_same_ingest(spark: Any, directory: Path, out: Path) -> tuple[float, f
     """Spark and pandas ingestion of `directory` give equal files and reports; returns the
     seconds of each (pandas: reading and ingesting; Spark: that and writing both tables)."""
     from labelcraft.spark.reader import read_kuairand_dir_spark  # noqa: PLC0415
-    from labelcraft.spark.validation import ingest_spark  # noqa: PLC0415
+    from labelcraft.spark.validation import (  # noqa: PLC0415
+        ingest_spark,
+        interaction_rates_spark,
+    )
 
     kinds = ("logs", "videos")
     start = time.perf_counter()
@@ -94,7 +98,8 @@ def assert_same_ingest(spark: Any, directory: Path, out: Path) -> tuple[float, f
     spark_seconds = time.perf_counter() - start
     pd.testing.assert_frame_equal(got_interactions, interactions, check_exact=True)
     pd.testing.assert_frame_equal(got_rejected, rejected, check_exact=True)
-    assert_same_report(spark_report, report)
+    spark_report["rates"] = interaction_rates_spark(spark_interactions)
+    assert_same_report(spark_report, {**report, "rates": interaction_rates(interactions)})
     return pandas_seconds, spark_seconds
 
 
