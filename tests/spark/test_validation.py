@@ -48,12 +48,14 @@ whose +8 h overflows int64, copies within and across files, and (user, video, ti
 
 
 def read_raw(spark: Any, directory: Path, kind: str) -> tuple[pd.DataFrame, Any]:
-    """The pandas and the Spark raw frame of one file kind of `directory`."""
-    from labelcraft.spark.reader import read_kuairand_dir_spark  # noqa: PLC0415
-
+    """The pandas raw frame of one file kind of `directory`, and the same rows as a Spark frame
+    (what the Spark reader gives, see tests/spark/test_reader.py; built from the pandas frame
+    to spare the reader's jobs on tiny files)."""
     pattern, columns = PATTERNS[kind]
-    return (read_kuairand_dir(directory, pattern, columns),
-            read_kuairand_dir_spark(spark, directory, pattern, columns))
+    raw = read_kuairand_dir(directory, pattern, columns)
+    schema = ", ".join([*(f"`{c}` string" for c in columns), "source_file string",
+                        "source_line bigint"])
+    return raw, spark.createDataFrame(raw.astype(object), schema=schema)
 
 
 def written(frame: Any, directory: Path, table: str) -> pd.DataFrame:

@@ -112,6 +112,7 @@ def log_day_ms(date: pd.Series) -> pd.Series:
     day = pd.to_datetime(date.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce")
     return ((day - pd.Timestamp(0)) // pd.Timedelta(milliseconds=1)).astype("Int64")
 
+
 def _files_label(raw: pd.DataFrame) -> str:
     """Comma-separated names of the files the rows of `raw` come from."""
     return ", ".join(raw[SOURCE_COLUMNS[0]].unique().tolist()) or "<no rows>"
