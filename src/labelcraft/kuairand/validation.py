@@ -19,7 +19,7 @@ Two kinds of problems:
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -44,14 +44,73 @@ from labelcraft.kuairand.schema import (
 
 logger = logging.getLogger(__name__)
 
-_INT_PATTERN = r"-?[0-9]{1,19}"  # what pyarrow casts, minus hex; 19 digits checked below
+INT_PATTERN = r"-?[0-9]{1,19}"  # what pyarrow casts, minus hex; 19 digits checked below
 _INT64_BOUNDS = {"": str(np.iinfo(np.int64).max), "-": str(np.iinfo(np.int64).min)[1:]}
 """The largest 19-digit magnitude of int64 by sign: a 19-digit value above it overflows."""
-_FLOAT_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
-_TAG_LIST_PATTERN = rf"^\s*{_INT_PATTERN}\s*(,\s*{_INT_PATTERN}\s*)*$"
+FLOAT_PATTERN = r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?"
+WHITESPACE = r"[ \t\n\f\r]"
+"""RE2's (pyarrow's) ``\\s``, spelled out: Java's (Spark's) ``\\s`` also matches ``\\x0B``."""
+TAG_LIST_PATTERN = (rf"^{WHITESPACE}*{INT_PATTERN}{WHITESPACE}*"
+                    rf"(,{WHITESPACE}*{INT_PATTERN}{WHITESPACE}*)*\z")
+"""A whole tag list; ``\\z`` (end of text) means the same in RE2 and Java, ``$`` does not."""
+REJECTION_REASONS: list[str] = [
+    *(f"null:{c}" for c in LOG_COLUMNS),
+    *(f"negative:{c}" for c in NON_NEGATIVE_COLUMNS),
+    *(f"flag_out_of_range:{c}" for c in FLAG_COLUMNS),
+    "invalid_date",
+    "hourmin_out_of_range",
+    "tab_out_of_range",
+    "implausible_play_time",
+    "date_time_mismatch",
+    "unknown_video",
+    "exact_duplicate",
+]
+"""Every row-level reason, in rule order (a row gets the first it violates)."""
 
 ParsedValues = pd.arrays.IntegerArray | np.ndarray
 
+
+def anchored(pattern: str) -> str:
+    """`pattern` matching a whole string, in RE2 (pyarrow) and Java (Spark) alike."""
+    return rf"^(?:{pattern})\z"
+
+
+def format_offenders(files: Iterable[str], lines: Iterable[int], values: Iterable[Any]) -> str:
+    """`file:line='value'` of each offending row, comma-separated."""
+    return ", ".join(f"{f}:{line}={v!r}" for f, line, v in zip(files, lines, values, strict=True))
+
+
+def bad_values_problem(column: str, count: int, dtype: np.dtype, offenders: str) -> str:
+    """The file-level error part for `count` values of `column` that are not valid `dtype`."""
+    return (f"column {column!r}: {count} value(s) are not valid {np.dtype(dtype)}, "
+            f"first: {offenders}")
+
+
+def bad_tags_message(label: str, count: int, offenders: str) -> str:
+    """The file-level error for `count` tag lists that are not comma-separated ints."""
+    return (f"{label}: column 'tag': {count} value(s) are not comma-separated "
+            f"ints, first: {offenders}")
+
+
+def video_id_problems(empty: str | None, repeated: int, repeated_offenders: str) -> list[str]:
+    """The parts of the video_id error: the offenders of empty ids (None: there are none) and
+    `repeated` rows sharing an id."""
+    problems = [] if empty is None else [f"empty video_id: {empty}"]
+    if repeated:
+        problems.append(f"{repeated} rows share a video_id: {repeated_offenders}")
+    return problems
+
+
+def empty_user_id_message(label: str, offenders: str) -> str:
+    """The file-level error for empty user ids (their `offenders`)."""
+    return f"{label}: column 'user_id': empty user_id: {offenders}"
+
+
+def log_day_ms(date: pd.Series) -> pd.Series:
+    """Milliseconds from 1970-01-01 (Int64) of the log `date` values (yyyymmdd ints, as pandas
+    parses them: also 7-digit ``2022425``); <NA> for a null or no calendar day."""
+    day = pd.to_datetime(date.astype("Int64").astype("string"), format="%Y%m%d", errors="coerce")
+    return ((day - pd.Timestamp(0)) // pd.Timedelta(milliseconds=1)).astype("Int64")
 
 
 def _files_label(raw: pd.DataFrame) -> str:
@@ -64,8 +123,7 @@ def _offenders(raw: pd.DataFrame, mask: np.ndarray, values: pd.Series) -> str:
     rows = np.flatnonzero(mask)[:MAX_REPORTED]
     files = raw[SOURCE_COLUMNS[0]].to_numpy()[rows]
     lines = raw[SOURCE_COLUMNS[1]].to_numpy()[rows]
-    shown = values.to_numpy()[rows]
-    return ", ".join(f"{f}:{line}={v!r}" for f, line, v in zip(files, lines, shown, strict=True))
+    return format_offenders(files, lines, values.to_numpy()[rows])
 
 
 def _strings(values: pd.Series) -> pa.Array:
@@ -99,8 +157,8 @@ def _parse_one(strings: pa.Array, dtype: np.dtype) -> tuple[ParsedValues, np.nda
     """
     empty = _to_numpy_bool(pc.equal(strings, ""))
     is_int = np.issubdtype(dtype, np.integer)
-    pattern = _INT_PATTERN if is_int else _FLOAT_PATTERN
-    ok = _to_numpy_bool(pc.match_substring_regex(strings, f"^{pattern}$"))
+    pattern = INT_PATTERN if is_int else FLOAT_PATTERN
+    ok = _to_numpy_bool(pc.match_substring_regex(strings, anchored(pattern)))
     if is_int:
         ok &= ~_int64_overflow(strings)
     valid = pc.if_else(pa.array(ok), strings, pa.scalar(None, strings.type))
@@ -132,10 +190,8 @@ def parse_columns(
     for column, dtype in types.items():
         parsed[column], bad = _parse_one(_strings(raw[column]), np.dtype(dtype))
         if bad.any():
-            problems.append(
-                f"column {column!r}: {int(bad.sum())} value(s) are not valid {np.dtype(dtype)}, "
-                f"first: {_offenders(raw, bad, raw[column])}"
-            )
+            problems.append(bad_values_problem(column, int(bad.sum()), dtype,
+                                               _offenders(raw, bad, raw[column])))
     if problems:
         raise KuaiRandFormatError(f"{file_label}: " + "; ".join(problems))
     return pd.DataFrame(parsed, index=raw.index, copy=False)
@@ -152,26 +208,20 @@ def parse_videos(raw_videos: pd.DataFrame) -> pd.DataFrame:
     typed = parse_columns(raw_videos, VIDEO_TYPES, label)
     tag_strings = _strings(raw_videos["tag"])
     bad_tags = ~_to_numpy_bool(pc.equal(tag_strings, "")) & ~_to_numpy_bool(
-        pc.match_substring_regex(tag_strings, _TAG_LIST_PATTERN)
+        pc.match_substring_regex(tag_strings, TAG_LIST_PATTERN)
     )
     if bad_tags.any():
-        raise KuaiRandFormatError(
-            f"{label}: column 'tag': {int(bad_tags.sum())} value(s) are not comma-separated "
-            f"ints, first: {_offenders(raw_videos, bad_tags, raw_videos['tag'])}"
-        )
+        raise KuaiRandFormatError(bad_tags_message(
+            label, int(bad_tags.sum()), _offenders(raw_videos, bad_tags, raw_videos["tag"])))
     first = pc.list_element(pc.split_pattern(tag_strings, ",", max_splits=1), 0)
     first_tag, _ = _parse_one(pc.utf8_trim_whitespace(first), np.dtype(np.int64))  # valid ints
 
     video_id = typed["video_id"]
-    problems = []
-    if video_id.isna().any():
-        problems.append(f"empty video_id: {_offenders(raw_videos, video_id.isna(), video_id)}")
+    empty = (_offenders(raw_videos, video_id.isna(), video_id) if video_id.isna().any()
+             else None)
     repeated = video_id.duplicated(keep=False).to_numpy() & video_id.notna().to_numpy()
-    if repeated.any():
-        problems.append(
-            f"{int(repeated.sum())} rows share a video_id: "
-            f"{_offenders(raw_videos, repeated, raw_videos['video_id'])}"
-        )
+    problems = video_id_problems(empty, int(repeated.sum()),
+                                 _offenders(raw_videos, repeated, raw_videos["video_id"]))
     if problems:
         raise KuaiRandFormatError(f"{label}: column 'video_id': " + "; ".join(problems))
     return pd.DataFrame(
@@ -193,61 +243,53 @@ def parse_user_ids(raw_users: pd.DataFrame) -> pd.Series:
     label = _files_label(raw_users)
     user_id = parse_columns(raw_users, {"user_id": np.int64}, label)["user_id"]
     if user_id.isna().any():
-        raise KuaiRandFormatError(
-            f"{label}: column 'user_id': empty user_id: "
-            f"{_offenders(raw_users, user_id.isna().to_numpy(), user_id)}"
-        )
+        raise KuaiRandFormatError(empty_user_id_message(
+            label, _offenders(raw_users, user_id.isna().to_numpy(), user_id)))
     return pd.Series(user_id.to_numpy(dtype=np.int64), name="user_id")
 
 
 def _rejection_codes(typed: pd.DataFrame, known_videos: pd.Index) -> tuple[np.ndarray, list[str]]:
     """First violated rule of each row, before the duplicate rule.
 
-    Returns (codes [N] int16: 0 = passes, k = reasons[k - 1]; reasons: rule labels).
+    Returns (codes [N] int16: 0 = passes, k = reasons[k - 1]; reasons: rule labels, the
+    REJECTION_REASONS but the last).
     """
-    rules: list[tuple[str, np.ndarray]] = [
-        (f"null:{c}", typed[c].isna().to_numpy()) for c in LOG_COLUMNS
-    ]
-    rules += [
-        (f"negative:{c}", (typed[c] < 0).fillna(False).to_numpy()) for c in NON_NEGATIVE_COLUMNS
-    ]
-    rules += [
-        (f"flag_out_of_range:{c}", (~typed[c].isin([0, 1]) & typed[c].notna()).to_numpy())
-        for c in FLAG_COLUMNS
-    ]
+    rules: list[np.ndarray] = [typed[c].isna().to_numpy() for c in LOG_COLUMNS]
+    rules += [(typed[c] < 0).fillna(False).to_numpy() for c in NON_NEGATIVE_COLUMNS]
+    rules += [(~typed[c].isin([0, 1]) & typed[c].notna()).to_numpy() for c in FLAG_COLUMNS]
     rules += _plausibility_rules(typed)
     video = typed["video_id"]
-    rules.append(("unknown_video", (~video.isin(known_videos) & video.notna()).to_numpy()))
+    rules.append((~video.isin(known_videos) & video.notna()).to_numpy())
+    reasons = REJECTION_REASONS[:-1]
     codes = np.zeros(len(typed), dtype=np.int16)
-    for code, (_, violated) in enumerate(rules, start=1):
+    for code, (_, violated) in enumerate(zip(reasons, rules, strict=True), start=1):
         codes[violated & (codes == 0)] = code
-    return codes, [reason for reason, _ in rules]
+    return codes, reasons
 
 
-def _plausibility_rules(typed: pd.DataFrame) -> list[tuple[str, np.ndarray]]:
+def _plausibility_rules(typed: pd.DataFrame) -> list[np.ndarray]:
     """Rows that parse but cannot be true (`_rejection_codes` order): a date that is no calendar
     day, an ``hourmin`` not on the hour of 0..23, a tab KuaiRand does not have, a play time over
     a day, and an hour stamp (date + hourmin, UTC+8) more than 3 hours from ``time_ms``."""
-    date = typed["date"].astype("Int64")
-    day = pd.to_datetime(date.astype("string"), format="%Y%m%d", errors="coerce")
+    date = typed["date"]
+    day_ms = log_day_ms(date)
     hourmin = typed["hourmin"]
-    bad_date = (day.isna() & date.notna()).to_numpy()
+    bad_date = (day_ms.isna() & date.notna()).to_numpy()
     bad_hour = (((hourmin % 100 != 0) | (hourmin < 0) | (hourmin > 2300))
                 .fillna(False).to_numpy(dtype=bool))
-    day_ms = ((day - pd.Timestamp(0)) // pd.Timedelta(milliseconds=1)).fillna(0)
-    stamp_ms = day_ms.to_numpy(np.int64) + (
+    stamp_ms = day_ms.fillna(0).to_numpy(np.int64) + (
         hourmin.fillna(0).to_numpy(np.int64) // 100 * 3_600_000)
     local_ms = typed["time_ms"].fillna(0).to_numpy(np.int64) + LOG_UTC_OFFSET_MS
-    checkable = ~(bad_date | bad_hour | day.isna().to_numpy() | typed["time_ms"].isna().to_numpy()
+    checkable = ~(bad_date | bad_hour | day_ms.isna().to_numpy()
+                  | typed["time_ms"].isna().to_numpy()
                   | hourmin.isna().to_numpy())
     far = checkable & (np.abs(stamp_ms - local_ms) > DATE_TIME_TOLERANCE_MS)
     return [
-        ("invalid_date", bad_date),
-        ("hourmin_out_of_range", bad_hour),
-        ("tab_out_of_range", (~typed["tab"].isin(TAB_VALUES) & typed["tab"].notna()).to_numpy()),
-        ("implausible_play_time",
-         (typed["play_time_ms"] > MAX_PLAY_TIME_MS).fillna(False).to_numpy(dtype=bool)),
-        ("date_time_mismatch", far),
+        bad_date,
+        bad_hour,
+        (~typed["tab"].isin(TAB_VALUES) & typed["tab"].notna()).to_numpy(),
+        (typed["play_time_ms"] > MAX_PLAY_TIME_MS).fillna(False).to_numpy(dtype=bool),
+        far,
     ]
 
 
@@ -283,7 +325,7 @@ def ingest(
 
     candidates = typed[codes == 0].astype(LOG_INT_TYPES)
     duplicate = _exact_duplicates(candidates)
-    reasons.append("exact_duplicate")
+    reasons = REJECTION_REASONS
     codes[np.flatnonzero(codes == 0)[duplicate]] = len(reasons)
 
     interactions = candidates[~duplicate].reset_index(drop=True)
@@ -297,6 +339,12 @@ def ingest(
     rejected["reason"] = pd.Series(labels[codes[rejected_mask]], dtype="str")
 
     report = _report(raw_logs, rejected, len(interactions))
+    log_report(report)
+    return interactions, rejected, report
+
+
+def log_report(report: Mapping[str, Any]) -> None:
+    """Log the counts of an ingestion report."""
     logger.info(
         "ingested %d log rows: kept %d, rejected %d %s",
         report["input_rows"],
@@ -304,24 +352,33 @@ def ingest(
         report["rejected_rows"],
         report["rejected_by_reason"],
     )
-    return interactions, rejected, report
 
 
 def _report(raw_logs: pd.DataFrame, rejected: pd.DataFrame, kept_rows: int) -> dict[str, Any]:
-    """JSON-able ingestion counts; asserts input_rows == kept_rows + rejected_rows."""
-    input_rows = len(raw_logs)
-    assert input_rows == kept_rows + len(rejected), (input_rows, kept_rows, len(rejected))
+    """JSON-able ingestion counts (`report_from_counts`)."""
     by_reason = rejected["reason"].value_counts()
     rows = raw_logs.groupby(SOURCE_COLUMNS[0], sort=False).size()
     rejected_per_file = rejected.groupby(SOURCE_COLUMNS[0]).size().reindex(rows.index, fill_value=0)
+    return report_from_counts(kept_rows, by_reason.items(),
+                              zip(rows.index, rows, rejected_per_file, strict=True))
+
+
+def report_from_counts(kept_rows: int, by_reason: Iterable[tuple[str, int]],
+                       files: Iterable[tuple[str, int, int]]) -> dict[str, Any]:
+    """JSON-able ingestion counts from the rejected rows per reason (most frequent first, ties
+    in order of first occurrence) and (file, rows, rejected rows) in file order; asserts
+    input_rows == kept_rows + rejected_rows."""
+    by_reason = {str(k): int(v) for k, v in by_reason}
+    files = [{"file": str(f), "rows": int(n), "kept": int(n - r), "rejected": int(r)}
+             for f, n, r in files]
+    input_rows = sum(entry["rows"] for entry in files)
+    rejected_rows = sum(by_reason.values())
+    assert input_rows == kept_rows + rejected_rows, (input_rows, kept_rows, rejected_rows)
     return {
         "input_rows": input_rows,
         "kept_rows": kept_rows,
-        "rejected_rows": len(rejected),
-        "rejected_by_reason": {str(k): int(v) for k, v in by_reason.items()},
-        "exact_duplicates": int(by_reason.get("exact_duplicate", 0)),
-        "files": [
-            {"file": str(f), "rows": int(n), "kept": int(n - r), "rejected": int(r)}
-            for f, n, r in zip(rows.index, rows, rejected_per_file, strict=True)
-        ],
+        "rejected_rows": rejected_rows,
+        "rejected_by_reason": by_reason,
+        "exact_duplicates": by_reason.get("exact_duplicate", 0),
+        "files": files,
     }

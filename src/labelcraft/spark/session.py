@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -18,7 +19,8 @@ APP_NAME = "spark.app.name"
 def start_session(settings: Mapping[str, Any]) -> SparkSession:
     """``SparkSession.builder`` with every setting of `settings` (``spark.master``,
     ``spark.sql.shuffle.partitions`` ...), ``getOrCreate``; an ImportError says how to install
-    the extra. A local master binds to 127.0.0.1 unless ``SPARK_LOCAL_IP`` says otherwise."""
+    the extra. A local master binds to 127.0.0.1 unless ``SPARK_LOCAL_IP`` says otherwise, and its
+    Python workers run this interpreter unless ``PYSPARK_PYTHON`` is set."""
     try:
         from pyspark.sql import SparkSession  # noqa: PLC0415 (optional dependency)
     except ImportError as error:
@@ -26,6 +28,8 @@ def start_session(settings: Mapping[str, Any]) -> SparkSession:
                           'pip install -e ".[spark]" (and Java 17+)') from error
     if str(settings.get("spark.master", "")).startswith("local"):
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
+        # the Python workers of the pandas UDFs run this interpreter (it has the project)
+        os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(str(settings.get(APP_NAME, "labelcraft")))
     for key, value in settings.items():
         if key != APP_NAME:
