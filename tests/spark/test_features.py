@@ -14,6 +14,7 @@ from labelcraft.features import FeatureParams, FeatureSet, build_features
 from labelcraft.kuairand.reader import read_kuairand_dir
 from labelcraft.kuairand.schema import LOG_COLUMNS, LOG_PATTERN, VIDEO_COLUMNS, VIDEO_PATTERN
 from labelcraft.kuairand.validation import ingest
+from tests.spark.conftest import session_conf
 from tests.synthetic_features import TINY_PARAMS, tiny_interactions
 
 pytestmark = pytest.mark.spark
@@ -21,16 +22,21 @@ pytestmark = pytest.mark.spark
 SPARK_TABLES = ("model_inputs", "feedback", "vocab_users", "vocab_videos", "vocab_tags",
                 "vocab_authors", "eval_groups_valid", "eval_groups_test")
 """The FeatureSet tables the Spark path returns as Spark frames (written by the dataset)."""
+SMALL_SPLITS = {"spark.sql.files.maxPartitionBytes": "8192",
+                "spark.sql.files.openCostInBytes": "0"}
+"""Spark settings that read a Parquet file of a few tens of KB in several tasks."""
 
 
-def spark_features(interactions: pd.DataFrame, params: FeatureParams,
-                   tmp_path: Path) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
-    """`build_features_spark` of `interactions` saved by pandas and loaded by Spark: every table
-    as written by `SparkParquetDataset` and read back by pandas, and the spec."""
+def spark_features(interactions: pd.DataFrame, params: FeatureParams, tmp_path: Path,
+                   row_group_size: int | None = None) -> tuple[dict[str, pd.DataFrame],
+                                                               dict[str, Any]]:
+    """`build_features_spark` of `interactions` saved by pandas (in row groups of
+    `row_group_size` rows) and loaded by Spark: every table as written by `SparkParquetDataset`
+    and read back by pandas, and the spec."""
     from labelcraft.spark.features import build_features_spark  # noqa: PLC0415 (pyspark)
 
     source = tmp_path / "interactions.parquet"
-    interactions.to_parquet(source)
+    interactions.to_parquet(source, row_group_size=row_group_size)
     frame = SparkParquetDataset(str(source), "interactions", load_as="spark").load()
     result = build_features_spark(frame, params)
     tables = {}
@@ -59,9 +65,10 @@ def assert_close(got: Any, want: Any, where: str = "spec") -> None:
         assert got == want, (where, got, want)
 
 
-def assert_parity(interactions: pd.DataFrame, params: FeatureParams, tmp_path: Path) -> FeatureSet:
+def assert_parity(interactions: pd.DataFrame, params: FeatureParams, tmp_path: Path,
+                  row_group_size: int | None = None) -> FeatureSet:
     """The Spark tables and spec of `interactions` equal `build_features`' (returned)."""
-    tables, spec = spark_features(interactions, params, tmp_path)
+    tables, spec = spark_features(interactions, params, tmp_path, row_group_size)
     expected = build_features(pd.read_parquet(tmp_path / "interactions.parquet"), params)
     for name, got in tables.items():
         pd.testing.assert_frame_equal(got, getattr(expected, name), check_exact=False, rtol=0,
@@ -95,7 +102,8 @@ def edge_case_interactions() -> pd.DataFrame:
 
 def test_edge_cases_equal_the_pandas_path(spark: Any, tmp_path: Path) -> None:
     frame = edge_case_interactions()
-    expected = assert_parity(frame, TINY_PARAMS, tmp_path)
+    with session_conf(spark, SMALL_SPLITS):  # file positions across several input splits
+        expected = assert_parity(frame, TINY_PARAMS, tmp_path, row_group_size=40)
     mi = expected.model_inputs
     keys = ["user_id", "time_ms", "video_id"]
     assert mi.duplicated(keys).any()  # ties broken by the row position

@@ -225,14 +225,15 @@ def _hour() -> Column:
     return F.floor(F.col("hourmin").cast("double") / 100.0)
 
 
-def _eval_groups(rows: DataFrame, which: int, min_items: int) -> DataFrame:
+def _eval_groups(rows: DataFrame, which: int, min_items: int) -> tuple[DataFrame, int]:
     """Eval groups of split `which` (group int 0..G-1 by user_id, user_idx, user_id, row) of the
-    users with more than `min_items` rows in it; `build_eval_groups`' table."""
+    users with more than `min_items` rows in it, `build_eval_groups`' table; and G."""
     split_rows = rows.filter(F.col("split") == which)
     users = split_rows.groupBy("user_id").count().filter(F.col("count") > min_items)
     groups = with_row_index(users.select("user_id"), ["user_id"], "group")
-    return split_rows.join(groups, "user_id").select(
+    table = split_rows.join(groups, "user_id").select(
         F.col("group").cast("int"), "user_idx", "user_id", "row")
+    return table, groups.count()
 
 
 def _row_counts(rows: DataFrame, eval_users: dict[str, int]) -> dict[str, Any]:
@@ -282,10 +283,9 @@ def build_features_spark(interactions: DataFrame, params: FeatureParams) -> Spar
                                 "row").localCheckpoint()
     model_inputs = rows.select(*TABLES["model_inputs"].columns, "row")
     feedback = rows.select(*FEEDBACK_COLUMNS, "row")
-    eval_valid = _eval_groups(rows, VALID, params.min_items)
-    eval_test = _eval_groups(rows, TEST, params.min_items)
-    counts = _row_counts(rows, {"valid": eval_valid.select("group").distinct().count(),
-                                "test": eval_test.select("group").distinct().count()})
+    eval_valid, valid_users = _eval_groups(rows, VALID, params.min_items)
+    eval_test, test_users = _eval_groups(rows, TEST, params.min_items)
+    counts = _row_counts(rows, {"valid": valid_users, "test": test_users})
     vocab_lengths = {name: vocab.count() for name, vocab in vocabs.items()}
     spec = assemble_feature_spec(params, sum(counts["split_rows"].values()), vocab_lengths,
                                  buckets, days, counts)
