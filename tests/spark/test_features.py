@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,7 @@ from labelcraft.features import FeatureParams, FeatureSet, build_features
 from labelcraft.kuairand.reader import read_kuairand_dir
 from labelcraft.kuairand.schema import LOG_COLUMNS, LOG_PATTERN, VIDEO_COLUMNS, VIDEO_PATTERN
 from labelcraft.kuairand.validation import ingest
+from labelcraft.pipelines.features.nodes import build_model_inputs
 from tests.spark.conftest import session_conf
 from tests.synthetic_features import TINY_PARAMS, tiny_interactions
 
@@ -28,24 +30,29 @@ SMALL_SPLITS = {"spark.sql.files.maxPartitionBytes": "8192",
 
 
 def spark_features(interactions: pd.DataFrame, params: FeatureParams, tmp_path: Path,
-                   row_group_size: int | None = None) -> tuple[dict[str, pd.DataFrame],
-                                                               dict[str, Any]]:
-    """`build_features_spark` of `interactions` saved by pandas (in row groups of
-    `row_group_size` rows) and loaded by Spark: every table as written by `SparkParquetDataset`
-    and read back by pandas, and the spec."""
+                   row_group_size: int | None = None,
+                   node: bool = False) -> tuple[dict[str, pd.DataFrame], dict[str, Any]]:
+    """`build_features_spark` (or, with `node`, the node `build_model_inputs`) of `interactions`
+    saved by pandas (in row groups of `row_group_size` rows) and loaded by Spark: every table as
+    written by `SparkParquetDataset` and read back by pandas, and the spec."""
     from labelcraft.spark.features import build_features_spark  # noqa: PLC0415 (pyspark)
 
     source = tmp_path / "interactions.parquet"
     interactions.to_parquet(source, row_group_size=row_group_size)
     frame = SparkParquetDataset(str(source), "interactions", load_as="spark").load()
-    result = build_features_spark(frame, params)
+    if node:
+        names = [f.name for f in dataclasses.fields(FeatureSet)]
+        result = dict(zip(names, build_model_inputs(frame, dataclasses.asdict(params)),
+                          strict=True))
+    else:
+        result = vars(build_features_spark(frame, params))
     tables = {}
     for name in SPARK_TABLES:
         target = tmp_path / f"{name}.parquet"
-        SparkParquetDataset(str(target), name).save(getattr(result, name))
+        SparkParquetDataset(str(target), name).save(result[name])
         tables[name] = pd.read_parquet(target)
-    tables["duration_buckets"] = result.duration_buckets
-    return tables, result.feature_spec
+    tables["duration_buckets"] = result["duration_buckets"]
+    return tables, result["feature_spec"]
 
 
 def assert_close(got: Any, want: Any, where: str = "spec") -> None:
@@ -66,9 +73,10 @@ def assert_close(got: Any, want: Any, where: str = "spec") -> None:
 
 
 def assert_parity(interactions: pd.DataFrame, params: FeatureParams, tmp_path: Path,
-                  row_group_size: int | None = None) -> FeatureSet:
-    """The Spark tables and spec of `interactions` equal `build_features`' (returned)."""
-    tables, spec = spark_features(interactions, params, tmp_path, row_group_size)
+                  **options: Any) -> FeatureSet:
+    """The Spark tables and spec of `interactions` (`spark_features` with `options`) equal
+    `build_features`' (returned)."""
+    tables, spec = spark_features(interactions, params, tmp_path, **options)
     expected = build_features(pd.read_parquet(tmp_path / "interactions.parquet"), params)
     for name, got in tables.items():
         pd.testing.assert_frame_equal(got, getattr(expected, name), check_exact=False, rtol=0,
@@ -101,9 +109,10 @@ def edge_case_interactions() -> pd.DataFrame:
 
 
 def test_edge_cases_equal_the_pandas_path(spark: Any, tmp_path: Path) -> None:
+    """Through the node, which dispatches the Spark frame to the Spark path."""
     frame = edge_case_interactions()
     with session_conf(spark, SMALL_SPLITS):  # file positions across several input splits
-        expected = assert_parity(frame, TINY_PARAMS, tmp_path, row_group_size=40)
+        expected = assert_parity(frame, TINY_PARAMS, tmp_path, row_group_size=40, node=True)
     mi = expected.model_inputs
     keys = ["user_id", "time_ms", "video_id"]
     assert mi.duplicated(keys).any()  # ties broken by the row position
