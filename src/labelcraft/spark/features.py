@@ -67,6 +67,9 @@ logger = logging.getLogger(__name__)
 POSITION = "_position"
 """Helper column: the row's position in the interactions file (the stable-sort tie-break)."""
 
+BROADCAST_MAX_IDS = 1_000_000
+"""Vocabularies of up to this many ids (16 bytes each) are broadcast to the lookup joins."""
+
 # vocabulary name -> (interactions column, vocabulary id column, index column)
 _VOCABS: dict[str, tuple[str, str, str]] = {
     "users": ("user_id", "user_id", "user_idx"),
@@ -144,10 +147,13 @@ def _vocab(train: DataFrame, column: str, id_column: str, idx_column: str) -> Da
     return vocab.select(id_column, F.col(idx_column).cast("int"))
 
 
-def _lookup(frame: DataFrame, vocab: DataFrame, column: str, id_column: str,
+def _lookup(frame: DataFrame, vocab: DataFrame, size: int, column: str, id_column: str,
             idx_column: str) -> DataFrame:
-    """`frame` plus idx_column (int): the vocabulary index of `column`, 0 if unknown or null."""
+    """`frame` plus idx_column (int): the vocabulary index of `column`, 0 if unknown or null
+    (a join with the `size` ids of `vocab`, broadcast up to BROADCAST_MAX_IDS)."""
     keyed = vocab.withColumnRenamed(id_column, column)
+    if size <= BROADCAST_MAX_IDS:
+        keyed = F.broadcast(keyed)
     return frame.join(keyed, column, "left").withColumn(
         idx_column, F.coalesce(F.col(idx_column), F.lit(0)))
 
@@ -264,10 +270,11 @@ def build_features_spark(interactions: DataFrame, params: FeatureParams) -> Spar
         raise ValueError(hourmin_message(hours))
     train = ordered.filter(F.col("split") == TRAIN)
     vocabs = {name: _vocab(train, *spec) for name, spec in _VOCABS.items()}
+    vocab_lengths = {name: vocab.count() for name, vocab in vocabs.items()}
     buckets = _fit_buckets(train, params.num_duration_buckets)
     joined = ordered
     for name, spec in _VOCABS.items():
-        joined = _lookup(joined, vocabs[name], *spec)
+        joined = _lookup(joined, vocabs[name], vocab_lengths[name], *spec)
     looked_up = ["row", "user_id", "video_id", "time_ms", "split", "tab", "hourmin",
                  *(idx for _, _, idx in _VOCABS.values())]
     with_feedback = joined.select(
@@ -286,7 +293,6 @@ def build_features_spark(interactions: DataFrame, params: FeatureParams) -> Spar
     eval_valid, valid_users = _eval_groups(rows, VALID, params.min_items)
     eval_test, test_users = _eval_groups(rows, TEST, params.min_items)
     counts = _row_counts(rows, {"valid": valid_users, "test": test_users})
-    vocab_lengths = {name: vocab.count() for name, vocab in vocabs.items()}
     spec = assemble_feature_spec(params, sum(counts["split_rows"].values()), vocab_lengths,
                                  buckets, days, counts)
     return SparkFeatureSet(
