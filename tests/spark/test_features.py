@@ -122,7 +122,7 @@ def test_edge_cases_equal_the_pandas_path(spark: Any, tmp_path: Path) -> None:
     assert 99 in set(groups["user_id"]) and not {1, 2, 3} & set(groups["user_id"])
 
 
-@pytest.mark.parametrize("case", ["missing_column", "null", "negative"])
+@pytest.mark.parametrize("case", ["missing_column", "null", "negative", "date", "hourmin"])
 def test_input_errors_equal_the_pandas_path(spark: Any, tmp_path: Path, case: str) -> None:
     frame = tiny_interactions()
     if case == "missing_column":
@@ -130,8 +130,12 @@ def test_input_errors_equal_the_pandas_path(spark: Any, tmp_path: Path, case: st
     elif case == "null":
         frame["play_time_ms"] = frame["play_time_ms"].astype("Int64")
         frame.loc[[8, 3, 40, 41, 42, 43, 44], "play_time_ms"] = pd.NA
-    else:
+    elif case == "negative":
         frame.loc[[9, 2], "duration_ms"] = -1
+    elif case == "date":  # error rows are timeline rows
+        frame.loc[[60, 7], "date"] = 20240231
+    else:
+        frame.loc[[50, 6, 100], "hourmin"] = 2500
     with pytest.raises(ValueError) as pandas_error:
         build_features(frame, TINY_PARAMS)
     with pytest.raises(ValueError) as spark_error:

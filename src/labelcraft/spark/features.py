@@ -265,13 +265,13 @@ def build_features_spark(interactions: DataFrame, params: FeatureParams) -> Spar
     ordered = with_row_index(frame, [*TIMELINE_ORDER, POSITION], "row")
     split, days = _split(ordered, params)
     ordered = ordered.withColumn("split", split)
-    hours = _first_rows(ordered, (_hour() < 0) | (_hour() > 23), "row")
-    if hours:
-        raise ValueError(hourmin_message(hours))
     train = ordered.filter(F.col("split") == TRAIN)
     vocabs = {name: _vocab(train, *spec) for name, spec in _VOCABS.items()}
     vocab_lengths = {name: vocab.count() for name, vocab in vocabs.items()}
     buckets = _fit_buckets(train, params.num_duration_buckets)
+    hours = _first_rows(ordered, (_hour() < 0) | (_hour() > 23), "row")
+    if hours:
+        raise ValueError(hourmin_message(hours))
     joined = ordered
     for name, spec in _VOCABS.items():
         joined = _lookup(joined, vocabs[name], vocab_lengths[name], *spec)
