@@ -4,8 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from labelcraft.features.build import FeatureParams, build_features
 from labelcraft.spark import is_spark_frame
 from labelcraft.tracking import feature_metrics, metric_items
@@ -13,19 +11,9 @@ from labelcraft.tracking import feature_metrics, metric_items
 
 def build_model_inputs(
     interactions: Any, params: dict[str, Any]
-) -> tuple[
-    pd.DataFrame,
-    pd.DataFrame,
-    pd.DataFrame,
-    pd.DataFrame,
-    pd.DataFrame,
-    pd.DataFrame,
-    pd.DataFrame,
-    pd.DataFrame,
-    pd.DataFrame,
-    dict[str, Any],
-]:
-    """Build every model input of one source (see ``labelcraft.features.build``).
+) -> tuple[Any, Any, Any, Any, Any, Any, Any, Any, Any, dict[str, Any]]:
+    """Build every model input of one source (see ``labelcraft.features.build``): nine tables
+    (pandas DataFrames, for pandas `interactions`) and the feature spec.
 
     A Spark frame (the `spark` env) goes to ``labelcraft.spark.features.build_features_spark``:
     the tables are then Spark frames (duration buckets pandas) for ``SparkParquetDataset``.
