@@ -84,20 +84,37 @@ class FeatureSet:
     feature_spec: dict[str, Any] = field(default_factory=dict)
 
 
+NON_NULL_COLUMNS: tuple[str, ...] = (
+    "user_id", "video_id", "date", "hourmin", "tab", "time_ms", "play_time_ms")
+NON_NEGATIVE_COLUMNS: tuple[str, ...] = ("play_time_ms", "duration_ms")
+
+
+def missing_columns_message(missing: list[str]) -> str:
+    """The error message for an interactions table without the REQUIRED_COLUMNS `missing`."""
+    return f"interactions table lacks columns {missing}"
+
+
+def bad_values_message(column: str, problem: str, rows: list[int]) -> str:
+    """The error message for `column` values with `problem` ("missing" or "negative") at the
+    first offending row positions `rows`."""
+    what = "has missing values" if problem == "missing" else "is negative"
+    return f"interactions column {column!r} {what} at rows {rows}"
+
+
 def _check_input(interactions: pd.DataFrame) -> None:
     missing = [c for c in REQUIRED_COLUMNS if c not in interactions.columns]
     if missing:
-        raise ValueError(f"interactions table lacks columns {missing}")
-    for column in ("user_id", "video_id", "date", "hourmin", "tab", "time_ms", "play_time_ms"):
+        raise ValueError(missing_columns_message(missing))
+    for column in NON_NULL_COLUMNS:
         bad = interactions[column].isna().to_numpy()
         if bad.any():
             rows = np.flatnonzero(bad)[:5].tolist()
-            raise ValueError(f"interactions column {column!r} has missing values at rows {rows}")
-    for column in ("play_time_ms", "duration_ms"):
+            raise ValueError(bad_values_message(column, "missing", rows))
+    for column in NON_NEGATIVE_COLUMNS:
         bad = (interactions[column] < 0).to_numpy(dtype=bool, na_value=False)
         if bad.any():
             rows = np.flatnonzero(bad)[:5].tolist()
-            raise ValueError(f"interactions column {column!r} is negative at rows {rows}")
+            raise ValueError(bad_values_message(column, "negative", rows))
 
 
 @dataclass(frozen=True)
@@ -160,22 +177,70 @@ def _index_interactions(interactions: pd.DataFrame, order: np.ndarray,
     return _Indexed(model_inputs, vocabs, buckets, days)
 
 
+UNKNOWN_ID_COLUMNS: dict[str, str] = {
+    "user": "user_idx", "video": "video_idx", "tag": "tag_idx", "author": "author_idx"}
+"""The spec's unknown_rows names -> the model_inputs index columns counted where 0."""
+
+
 def _row_counts(model_inputs: pd.DataFrame, eval_valid: pd.DataFrame,
                 eval_test: pd.DataFrame) -> dict[str, Any]:
     """split_rows, unknown_rows (ids outside the train vocabularies) and eval_users."""
     split = model_inputs["split"].to_numpy()
-    ids = {"user": "user_idx", "video": "video_idx", "tag": "tag_idx", "author": "author_idx"}
     return {
         "split_rows": {SPLIT_NAMES[s]: int(np.count_nonzero(split == s)) for s in SPLIT_NAMES},
         "unknown_rows": {
             SPLIT_NAMES[s]: {
                 name: int(np.count_nonzero((model_inputs[column].to_numpy() == 0) & (split == s)))
-                for name, column in ids.items()
+                for name, column in UNKNOWN_ID_COLUMNS.items()
             }
             for s in (VALID, TEST)
         },
         "eval_users": {name: int(groups["group"].nunique())
                        for name, groups in (("valid", eval_valid), ("test", eval_test))},
+    }
+
+
+def assemble_feature_spec(params: FeatureParams, num_rows: int, vocab_lengths: dict[str, int],
+                          buckets: DurationBuckets, days: SplitDays,
+                          counts: dict[str, Any]) -> dict[str, Any]:
+    """The feature spec (logged in short) of `num_rows` interactions.
+
+    vocab_lengths: "users", "videos", "tags", "authors" -> vocabulary length V; counts: the
+    split_rows, unknown_rows and eval_users of `_row_counts`.
+    """
+    for name, count in counts["split_rows"].items():
+        logger.info("features: %s split %d rows", name, count)
+    logger.info(
+        "features: %d users, %d videos, %d tags in train vocab; %d duration buckets; "
+        "eval users valid %d, test %d", vocab_lengths["users"], vocab_lengths["videos"],
+        vocab_lengths["tags"], buckets.num_buckets, counts["eval_users"]["valid"],
+        counts["eval_users"]["test"])
+    vocab_sizes = {  # embedding table sizes, index 0 included
+        "user": vocab_lengths["users"] + 1,
+        "video": vocab_lengths["videos"] + 1,
+        "tag": vocab_lengths["tags"] + 1,
+        "duration_bucket": buckets.num_buckets + 1,
+        "author": vocab_lengths["authors"] + 1,
+    }
+    return {
+        "num_rows": num_rows,
+        "row_order": list(TIMELINE_ORDER),
+        "history_length": params.history_length,
+        "vocab_sizes": vocab_sizes,
+        "fields": [{"name": name, "column": FIELDS_BY_NAME[name].column,
+                    "item": FIELDS_BY_NAME[name].item, "vocab_size": vocab_sizes[name]}
+                   for name in params.fields],
+        "duration_buckets": {
+            "requested": params.num_duration_buckets,
+            "effective": buckets.num_buckets,
+            "edges_log1p_s": [float(e) for e in buckets.edges],
+        },
+        "split_days": days.to_dict(),
+        **counts,
+        "feedback_columns": list(FEEDBACK_COLUMNS),
+        "history_feedback": {"vocab_sizes": dict(VOCAB_SIZES),
+                             "action_flags": list(ACTION_FLAGS)},
+        "params": dataclasses.asdict(params),
     }
 
 
@@ -199,40 +264,9 @@ def build_features(interactions: pd.DataFrame, params: FeatureParams) -> Feature
     eval_valid = build_eval_groups(*columns, VALID, params.min_items)
     eval_test = build_eval_groups(*columns, TEST, params.min_items)
     counts = _row_counts(model_inputs, eval_valid, eval_test)
-    for name, count in counts["split_rows"].items():
-        logger.info("features: %s split %d rows", name, count)
-    logger.info(
-        "features: %d users, %d videos, %d tags in train vocab; %d duration buckets; "
-        "eval users valid %d, test %d", len(vocabs["users"]), len(vocabs["videos"]),
-        len(vocabs["tags"]), buckets.num_buckets, counts["eval_users"]["valid"],
-        counts["eval_users"]["test"])
-    vocab_sizes = {  # embedding table sizes, index 0 included
-        "user": len(vocabs["users"]) + 1,
-        "video": len(vocabs["videos"]) + 1,
-        "tag": len(vocabs["tags"]) + 1,
-        "duration_bucket": buckets.num_buckets + 1,
-        "author": len(vocabs["authors"]) + 1,
-    }
-    feature_spec: dict[str, Any] = {
-        "num_rows": len(interactions),
-        "row_order": list(TIMELINE_ORDER),
-        "history_length": params.history_length,
-        "vocab_sizes": vocab_sizes,
-        "fields": [{"name": name, "column": FIELDS_BY_NAME[name].column,
-                    "item": FIELDS_BY_NAME[name].item, "vocab_size": vocab_sizes[name]}
-                   for name in params.fields],
-        "duration_buckets": {
-            "requested": params.num_duration_buckets,
-            "effective": buckets.num_buckets,
-            "edges_log1p_s": [float(e) for e in buckets.edges],
-        },
-        "split_days": indexed.days.to_dict(),
-        **counts,
-        "feedback_columns": list(FEEDBACK_COLUMNS),
-        "history_feedback": {"vocab_sizes": dict(VOCAB_SIZES),
-                             "action_flags": list(ACTION_FLAGS)},
-        "params": dataclasses.asdict(params),
-    }
+    vocab_lengths = {name: len(vocab) for name, vocab in vocabs.items()}
+    feature_spec = assemble_feature_spec(params, len(interactions), vocab_lengths, buckets,
+                                         indexed.days, counts)
     return FeatureSet(
         model_inputs=model_inputs,
         feedback=feedback,

@@ -40,6 +40,11 @@ VOCAB_SIZES: dict[str, int] = {
 of ``len(ACTION_FLAGS)`` flags."""
 
 
+def hourmin_message(rows: list[int]) -> str:
+    """The error message for hours of day outside 0..23 at the first timeline rows `rows`."""
+    return f"hourmin outside 0..2359 at rows {rows}"
+
+
 def history_feedback_columns(feedback: pd.DataFrame, tab: np.ndarray,
                              hourmin: np.ndarray) -> dict[str, np.ndarray]:
     """The `HISTORY_FEEDBACK_COLUMNS` `[N]` int8 of row-aligned ``feedback`` (`build_feedback`),
@@ -56,7 +61,7 @@ def history_feedback_columns(feedback: pd.DataFrame, tab: np.ndarray,
     hour = np.asarray(hourmin, dtype=np.int64) // 100
     if len(hour) and (hour.min() < 0 or hour.max() > 23):
         bad = np.flatnonzero((hour < 0) | (hour > 23))[:5].tolist()
-        raise ValueError(f"hourmin outside 0..2359 at rows {bad}")
+        raise ValueError(hourmin_message(bad))
     return {
         "feedback_class": feedback_class.astype(np.int8),
         "action_bits": bits.astype(np.int8),

@@ -27,20 +27,28 @@ class SplitDays:
         return asdict(self)
 
 
+def parse_dates(dates: np.ndarray) -> pd.Series:
+    """The yyyymmdd ints `[N]` as datetimes `[N]` (NaT where pandas finds no valid date)."""
+    text = pd.Series(np.asarray(dates).astype(str))
+    return pd.to_datetime(text, format="%Y%m%d", errors="coerce")
+
+
+def invalid_dates_message(bad_values: list[int], first_rows: list[int]) -> str:
+    """The error message for invalid dates `bad_values` first found at rows `first_rows`."""
+    return ("column 'date' must hold valid yyyymmdd dates; "
+            f"invalid values {bad_values} (first offending rows {first_rows})")
+
+
 def dates_to_days(dates: np.ndarray) -> np.ndarray:
     """Convert yyyymmdd ints `[N]` to `datetime64[D]` `[N]`; ValueError names bad values."""
     dates = np.asarray(dates)
     uniques, inverse = np.unique(dates, return_inverse=True)
-    parsed = pd.to_datetime(pd.Series(uniques.astype(str)), format="%Y%m%d", errors="coerce")
+    parsed = parse_dates(uniques)
     bad = parsed.isna().to_numpy()
     if bad.any():
         bad_values = uniques[bad]
         first_rows = np.flatnonzero(np.isin(dates, bad_values))[:5]
-        raise ValueError(
-            "column 'date' must hold valid yyyymmdd dates; "
-            f"invalid values {bad_values[:5].tolist()} "
-            f"(first offending rows {first_rows.tolist()})"
-        )
+        raise ValueError(invalid_dates_message(bad_values[:5].tolist(), first_rows.tolist()))
     return parsed.to_numpy().astype("datetime64[D]")[inverse]
 
 

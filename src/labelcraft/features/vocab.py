@@ -77,21 +77,21 @@ class DurationBuckets:
         )
 
 
-def fit_duration_buckets(train_duration_s: np.ndarray, num_buckets: int = 64) -> DurationBuckets:
-    """Fit `num_buckets` quantile buckets of log1p(duration_s) on train durations `[N]` (>= 0).
+NO_TRAIN_DURATION = "cannot fit duration buckets: no train row has a duration"
 
-    Equal quantile edges (many identical durations, e.g. the zeros) are merged, so the effective
-    number of buckets can be smaller than asked. Missing (NaN) durations are ignored.
-    """
+
+def quantile_levels(num_buckets: int) -> np.ndarray:
+    """The `num_buckets + 1` quantile levels `[B + 1]` (0..1) of the bucket edges; ValueError
+    unless 1 <= num_buckets <= 32767."""
     if not 1 <= num_buckets <= np.iinfo(np.int16).max:
         raise ValueError(f"num_duration_buckets must be in 1..32767, got {num_buckets}")
-    values = np.asarray(train_duration_s, dtype=np.float64)
-    values = values[~np.isnan(values)]
-    if len(values) == 0:
-        raise ValueError("cannot fit duration buckets: no train row has a duration")
-    quantiles = np.quantile(np.log1p(values), np.linspace(0.0, 1.0, num_buckets + 1))
-    edges = np.unique(quantiles)
-    buckets = DurationBuckets(edges=edges)
+    return np.linspace(0.0, 1.0, num_buckets + 1)
+
+
+def buckets_from_quantiles(quantiles: np.ndarray, num_buckets: int) -> DurationBuckets:
+    """The buckets whose edges are the distinct `quantiles` `[B + 1]` of log1p(duration_s) at
+    `quantile_levels(num_buckets)` (equal edges merged, logged)."""
+    buckets = DurationBuckets(edges=np.unique(np.asarray(quantiles, dtype=np.float64)))
     if buckets.num_buckets < num_buckets:
         logger.info(
             "duration buckets: %d requested, %d effective after merging equal quantile edges",
@@ -99,3 +99,17 @@ def fit_duration_buckets(train_duration_s: np.ndarray, num_buckets: int = 64) ->
             buckets.num_buckets,
         )
     return buckets
+
+
+def fit_duration_buckets(train_duration_s: np.ndarray, num_buckets: int = 64) -> DurationBuckets:
+    """Fit `num_buckets` quantile buckets of log1p(duration_s) on train durations `[N]` (>= 0).
+
+    Equal quantile edges (many identical durations, e.g. the zeros) are merged, so the effective
+    number of buckets can be smaller than asked. Missing (NaN) durations are ignored.
+    """
+    levels = quantile_levels(num_buckets)
+    values = np.asarray(train_duration_s, dtype=np.float64)
+    values = values[~np.isnan(values)]
+    if len(values) == 0:
+        raise ValueError(NO_TRAIN_DURATION)
+    return buckets_from_quantiles(np.quantile(np.log1p(values), levels), num_buckets)
