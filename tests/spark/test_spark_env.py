@@ -92,6 +92,8 @@ def test_spark_outputs_equal_pandas_outputs_on_the_real_slice(
 def test_spark_outputs_equal_pandas_outputs_on_a_simulated_log(
         spark: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with project_environment(tmp_path / "simulation") as project:
-        run_session(project, "simulation")  # conf/test: a small simulated log in KuaiRand format
+        # conf/test: a small simulated log in KuaiRand format
+        run_session(project, "__default__",
+                    node_names=["simulated.simulation.simulate_kuairand_logs"])
         logs = project / "data/01_raw/simulated"
     assert_same_outputs(*run_both(tmp_path, logs, monkeypatch))
