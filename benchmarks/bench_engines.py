@@ -13,7 +13,11 @@ Stages: ``ingestion`` (read + validate + join + write interactions and rejected 
 lazily, so reading is part of it) and ``features`` (load interactions + build + write the nine
 tables). Memory: the peak resident set of the Python process ("driver") and, apart, of its
 child processes (Spark's JVM, which in local mode is driver and executors in one, and its
-Python workers), sampled every 0.1 s from /proc (``getrusage`` does not see the JVM).
+Python workers), sampled every 0.1 s from /proc (``getrusage`` does not see the JVM); the
+children's figure sums their resident sets, so pages the forked Python workers share count more
+than once (an upper bound). ``merge_s``: the part of a Spark stage spent on the driver merging
+part files into the single table file (`spark.parquet.merge_parts`), a serial step that more
+executors do not shorten.
 
     python benchmarks/bench_engines.py [--cases sim1x sim10x sim30x] [--engines pandas spark]
 """
@@ -118,12 +122,25 @@ def _project_copy(target: Path) -> Path:
     return target
 
 
-def _stage(memory: PeakMemory, run: Any) -> tuple[Any, dict[str, float]]:
+class MergeSeconds(logging.Handler):
+    """Sums the ``merge_s`` of `spark.parquet`'s log records: the driver's part of a write."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.INFO)
+        self.total = 0.0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.total += getattr(record, "merge_s", 0.0)
+
+
+def _stage(memory: PeakMemory, merges: MergeSeconds, run: Any) -> tuple[Any, dict[str, float]]:
+    merges.total = 0.0
     with memory.sampling():
         start = time.perf_counter()
         result = run()
         seconds = time.perf_counter() - start
-    return result, {"s": round(seconds, 2), "driver_mib": round(memory.driver / 2**20),
+    return result, {"s": round(seconds, 2), "merge_s": round(merges.total, 2),
+                    "driver_mib": round(memory.driver / 2**20),
                     "children_mib": round(memory.children / 2**20)}
 
 
@@ -135,7 +152,8 @@ def _engine_case(engine: str, logs: Path, queue: mp.Queue) -> None:
     from labelcraft.pipelines.features.nodes import build_model_inputs  # noqa: PLC0415
     from labelcraft.pipelines.ingestion.nodes import ingest_logs  # noqa: PLC0415
 
-    memory = PeakMemory()
+    memory, merges = PeakMemory(), MergeSeconds()
+    logging.getLogger("labelcraft.spark.parquet").addHandler(merges)
     with tempfile.TemporaryDirectory() as folder:
         project = _project_copy(Path(folder))
         os.chdir(project)
@@ -161,8 +179,8 @@ def _engine_case(engine: str, logs: Path, queue: mp.Queue) -> None:
             for name, table in zip(FEATURE_OUTPUTS[:-1], outputs[:-1], strict=True):
                 catalog.save(f"kuairand.{name}", table)
 
-        rows, ingest_stage = _stage(memory, ingestion)
-        _, feature_stage = _stage(memory, features)
+        rows, ingest_stage = _stage(memory, merges, ingestion)
+        _, feature_stage = _stage(memory, merges, features)
         session.close()
     result = {"engine": engine, "input_rows": rows, "startup": startup,
               "ingestion": ingest_stage, "features": feature_stage}
@@ -183,15 +201,16 @@ def _run_engine(engine: str, logs: Path) -> dict[str, Any]:
 
 def _table(results: list[dict[str, Any]]) -> str:
     lines = ["| case | engine | input rows | start s | ingestion s (rows/s) | features s (rows/s) "
-             "| peak driver MiB | peak JVM + workers MiB |",
-             "|---|---|---:|---:|---:|---:|---:|---:|"]
+             "| of which driver merge s | peak driver MiB | peak JVM + workers MiB |",
+             "|---|---|---:|---:|---:|---:|---:|---:|---:|"]
     for r in results:
         peak_driver = max(r["ingestion"]["driver_mib"], r["features"]["driver_mib"])
         peak_children = max(r["ingestion"]["children_mib"], r["features"]["children_mib"])
         lines.append(
             f"| {r['case']} | {r['engine']} | {r['input_rows']:,} | {r['startup']['s']} | "
             f"{r['ingestion']['s']} ({r['ingestion']['rows_per_s']:,}) | "
-            f"{r['features']['s']} ({r['features']['rows_per_s']:,}) | {peak_driver:,} | "
+            f"{r['features']['s']} ({r['features']['rows_per_s']:,}) | "
+            f"{r['ingestion']['merge_s']} + {r['features']['merge_s']} | {peak_driver:,} | "
             f"{peak_children:,} |")
     return "\n".join(lines)
 

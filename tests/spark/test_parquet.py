@@ -15,8 +15,15 @@ from kedro.io import DatasetError
 
 from labelcraft.datasets import SparkParquetDataset
 from labelcraft.spark import is_spark_frame
-from labelcraft.spark.parquet import ParquetWriteError, parts_folder, write_single_parquet
+from labelcraft.spark.parquet import (
+    ParquetWriteError,
+    merge_parts,
+    part_files,
+    parts_folder,
+    write_single_parquet,
+)
 from labelcraft.spark.schemas import TABLES, TableSchema
+from labelcraft.spark.storage import Location
 from tests.spark.conftest import session_conf
 from tests.synthetic_features import tiny_features
 
@@ -63,24 +70,57 @@ def test_mixed_dtypes_round_trip_in_order(spark: Any, tmp_path: Path,
         rows = write_single_parquet(to_spark(spark, expected, MIXED_DDL), target, MIXED, "mixed")
     assert rows == 500
     assert "from 4 part file(s)" in caplog.text
-    assert target.is_file() and not parts_folder(target).exists()
+    assert target.is_file() and not Path(parts_folder(Location.of(target)).path).exists()
     pd.testing.assert_frame_equal(pd.read_parquet(target), expected, check_exact=True)
     pandas_table = pa.Table.from_pandas(expected)  # what pandas writes: NaN as null, metadata
     assert pq.read_table(target).equals(pandas_table, check_metadata=True)
     assert list(target.parent.iterdir()) == [target]  # no temporary file left
 
 
-def test_dataset_spark_save_then_pandas_save_at_the_same_path(spark: Any, tmp_path: Path) -> None:
+@pytest.mark.parametrize("uri", [False, True], ids=["path", "file-uri"])
+def test_dataset_spark_save_then_pandas_save_at_the_same_path(spark: Any, tmp_path: Path,
+                                                              uri: bool) -> None:
     feedback = tiny_features().feedback
-    dataset = SparkParquetDataset(filepath=str(tmp_path / "feedback.parquet"), table="feedback")
+    filepath = f"file://{tmp_path}/feedback.parquet" if uri else str(tmp_path / "feedback.parquet")
+    dataset = SparkParquetDataset(filepath=filepath, table="feedback")
     ddl = ", ".join(f"{c} float" for c in feedback.columns) + ", row bigint"
     frame = to_spark(spark, feedback, ddl).withColumnRenamed("key", "row")
     dataset.save(frame)
     pd.testing.assert_frame_equal(dataset.load(), feedback, check_exact=True)
     dataset.save(feedback.iloc[::-1].reset_index(drop=True))
     pd.testing.assert_frame_equal(dataset.load(), feedback.iloc[::-1].reset_index(drop=True))
-    loaded = SparkParquetDataset(str(tmp_path / "feedback.parquet"), "feedback", "spark").load()
+    loaded = SparkParquetDataset(filepath, "feedback", "spark").load()
     assert is_spark_frame(loaded) and loaded.count() == len(feedback)
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["feedback.parquet"]
+
+
+def test_merge_on_another_file_system_reads_checks_and_moves_there() -> None:
+    """The driver's half of a write on remote storage (fsspec's in-memory file system here):
+    part files listed in order, merged row group by row group, checked, moved in place."""
+    expected = mixed_frame(90)
+    table = pa.Table.from_pandas(expected.assign(key=np.arange(90)), preserve_index=False)
+    target = Location.of("memory://merge-test/tables/mixed.parquet")
+    folder = parts_folder(target)
+    for partition, start in ((10, 60), (2, 0), (2, 30)):  # names give the order, not listing
+        counter = start // 30 if partition == 2 else 0
+        name = f"part-{partition:05d}-0b1c-c{counter:03d}.snappy.parquet"
+        with folder.fs.open(folder.child(name).path, "wb") as sink:
+            pq.write_table(table.slice(start, 30), sink, row_group_size=7)
+    folder.fs.pipe(folder.child("_SUCCESS").path, b"")
+    parts = part_files(folder)
+    assert [part.name[:12] for part in parts] == ["part-00002-0", "part-00002-0", "part-00010-0"]
+    assert merge_parts(parts, target, MIXED, "mixed") == 90
+    files = sorted([folder.path, target.path])  # no temporary file left
+    with target.fs.open(target.path, "rb") as handle:
+        pd.testing.assert_frame_equal(pd.read_parquet(handle), expected, check_exact=True)
+    assert sorted(target.fs.ls(target.parent.path, detail=False)) == files
+    with folder.fs.open(parts[0].path, "wb") as sink:  # out of order: refused, target unchanged
+        pq.write_table(table.slice(40, 10), sink)
+    with pytest.raises(ParquetWriteError, match=r"at output row\(s\) \[10\]"):
+        merge_parts(part_files(folder), target, MIXED, "mixed")
+    with target.fs.open(target.path, "rb") as handle:
+        assert len(pd.read_parquet(handle)) == 90
+    assert sorted(target.fs.ls(target.parent.path, detail=False)) == files
 
 
 def test_interactions_with_nullable_ints_and_helper_order_columns(spark: Any,

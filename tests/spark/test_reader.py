@@ -28,7 +28,7 @@ TINY_BLOCKS = {"spark.sql.files.maxPartitionBytes": "4096", "spark.sql.files.ope
 """Spark settings that cut a file of a few KB into several blocks (one task each)."""
 
 
-def read_spark(spark: Any, directory: Path, pattern: str, columns: list[str]) -> Any:
+def read_spark(spark: Any, directory: Path | str, pattern: str, columns: list[str]) -> Any:
     """`read_kuairand_dir_spark` (imported here: the module needs pyspark, and the `spark`
     fixture skips the test without it)."""
     from labelcraft.spark.reader import read_kuairand_dir_spark  # noqa: PLC0415
@@ -36,7 +36,8 @@ def read_spark(spark: Any, directory: Path, pattern: str, columns: list[str]) ->
     return read_kuairand_dir_spark(spark, directory, pattern, columns)
 
 
-def spark_frame(spark: Any, directory: Path, pattern: str, columns: list[str]) -> pd.DataFrame:
+def spark_frame(spark: Any, directory: Path | str, pattern: str,
+                columns: list[str]) -> pd.DataFrame:
     """`read_kuairand_dir_spark` as pandas, in file and line order, with the pandas dtypes."""
     frame = read_spark(spark, directory, pattern, columns).toPandas()
     frame = frame.sort_values(SOURCE_COLUMNS, ignore_index=True)
@@ -72,6 +73,8 @@ def test_rows_and_lines_equal_the_pandas_reader(spark: Any, tmp_path: Path) -> N
         (tmp_path / name).write_bytes(data)
     with session_conf(spark, TINY_BLOCKS):
         assert_same_rows(spark, tmp_path, "t_*.csv", ABC)
+        by_uri = spark_frame(spark, f"file://{tmp_path}", "t_*.csv", ABC)  # a URI: as on a cluster
+    pd.testing.assert_frame_equal(by_uri, read_kuairand_dir(tmp_path, "t_*.csv", ABC))
 
 
 def bad_directory(tmp_path: Path, files: dict[str, bytes]) -> Path:
@@ -129,6 +132,7 @@ def test_real_slice_equals_the_pandas_reader(spark: Any, kuairand_dir: Path) -> 
     for pattern, columns in ((LOG_PATTERN, "log"), (VIDEO_PATTERN, "video"),
                              (USER_PATTERN, "user")):
         dataset = SparkKuaiRandCSVDataset(str(kuairand_dir), pattern, columns)
-        assert dataset.source_files() == KuaiRandCSVDataset(
-            str(kuairand_dir), pattern, columns).source_files()
+        assert [path.resolve() for path in dataset.source_files()] == [
+            path.resolve() for path in KuaiRandCSVDataset(
+                str(kuairand_dir), pattern, columns).source_files()]
         assert_same_rows(spark, kuairand_dir, pattern, COLUMN_SETS[columns])

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import logging
-from pathlib import Path
+from pathlib import PurePosixPath
 from typing import Any
 
 import pandas as pd
 from kedro.io import AbstractDataset, DatasetError
+from kedro.io.core import get_protocol_and_path
 from kedro_datasets.pandas import ParquetDataset
 
 from labelcraft.spark import active_session, is_spark_frame
 from labelcraft.spark.parquet import write_single_parquet
 from labelcraft.spark.schemas import TABLES
+from labelcraft.spark.storage import Location
 
 logger = logging.getLogger(__name__)
 
@@ -20,7 +22,9 @@ LOAD_AS = ("pandas", "spark")
 
 
 class SparkParquetDataset(AbstractDataset[Any, Any]):
-    """The Parquet file of the project table `table` (a key of `schemas.TABLES`) at `filepath`.
+    """The Parquet file of the project table `table` (a key of `schemas.TABLES`) at `filepath`,
+    a local path or a URI that Spark and fsspec both read (``s3a://bucket/...`` on a cluster;
+    `credentials` are fsspec's storage options, as in kedro-datasets).
 
     save: a Spark DataFrame is written by `spark.parquet.write_single_parquet`: sorted by the
     table's order columns, merged into one file with the table's exact dtypes (what the pandas
@@ -43,31 +47,32 @@ class SparkParquetDataset(AbstractDataset[Any, Any]):
         filepath: str,
         table: str,
         load_as: str = "pandas",
+        credentials: dict[str, Any] | None = None,
         metadata: dict[str, Any] | None = None,
     ) -> None:
         if table not in TABLES:
             raise ValueError(f"table must be one of {sorted(TABLES)}, got {table!r}")
         if load_as not in LOAD_AS:
             raise ValueError(f"load_as must be one of {list(LOAD_AS)}, got {load_as!r}")
-        if "://" in filepath and not filepath.startswith("file://"):
-            raise ValueError(f"SparkParquetDataset writes local files only, got {filepath!r}")
-        local = filepath.removeprefix("file://")
-        self._filepath = Path(local)
-        self._protocol = None  # local file: read by the provenance hook
+        self._storage_options = credentials
+        self._protocol, path = get_protocol_and_path(filepath)
+        self._filepath = PurePosixPath(path)  # with `_protocol`, as kedro-datasets keep them
+        self._target = filepath
         self._table = table
         self._load_as = load_as
-        self._pandas = ParquetDataset(filepath=local)
+        self._pandas = ParquetDataset(filepath=filepath, credentials=credentials)
         self.metadata = metadata
 
     def load(self) -> Any:
         if self._load_as == "pandas":
             return self._pandas.load()
-        return active_session().read.parquet(str(self._filepath.resolve()))
+        return active_session().read.parquet(self._location().spark)
 
     def save(self, data: Any) -> None:
         schema = TABLES[self._table]
         if is_spark_frame(data):
-            write_single_parquet(data, self._filepath, schema, self._label())
+            write_single_parquet(data, self._target, schema, self._label(),
+                                 self._storage_options)
             return
         if not isinstance(data, pd.DataFrame):
             raise DatasetError(f"{self._label()}: cannot save a {type(data).__name__}; "
@@ -82,11 +87,16 @@ class SparkParquetDataset(AbstractDataset[Any, Any]):
         self._pandas.save(data)
         logger.info("wrote %d rows of %s to %s (pandas)", len(data), self._table, self._filepath)
 
+    def _location(self) -> Location:
+        return Location.of(self._target, self._storage_options)
+
     def _label(self) -> str:
-        return f"table {self._table!r} ({self._filepath})"
+        return f"table {self._table!r} ({self._target})"
 
     def _exists(self) -> bool:
-        return self._filepath.is_file()
+        location = self._location()
+        return location.fs.isfile(location.path)
 
     def _describe(self) -> dict[str, Any]:
-        return {"filepath": str(self._filepath), "table": self._table, "load_as": self._load_as}
+        return {"filepath": self._target, "protocol": self._protocol, "table": self._table,
+                "load_as": self._load_as}

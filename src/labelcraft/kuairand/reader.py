@@ -19,7 +19,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, Protocol
 
 import numpy as np
 import pandas as pd
@@ -36,6 +36,13 @@ MAX_REPORTED = 5
 
 _MAX_TEXT = 120
 _LF, _CR, _QUOTE = 10, 13, 34
+
+
+class NamedFile(Protocol):
+    """A file the messages can name: its base `name`, and its full path or URI as ``str``."""
+
+    @property
+    def name(self) -> str: ...
 
 
 class KuaiRandFormatError(ValueError):
@@ -187,7 +194,7 @@ _COMPRESSED: tuple[tuple[bytes, str], ...] = (
 """Magic bytes of compressed files, which a user may have named ``.csv``."""
 
 
-def check_not_compressed(path: Path, data: bytes) -> None:
+def check_not_compressed(path: Path | NamedFile, data: bytes) -> None:
     """Raise KuaiRandFormatError when the file's leading bytes `data` are a compressed stream."""
     for magic, kind in _COMPRESSED:
         if data.startswith(magic):
@@ -196,7 +203,7 @@ def check_not_compressed(path: Path, data: bytes) -> None:
 
 
 def read_header(
-    path: Path, data: bytes, layout: LineLayout, expected_columns: Sequence[str]
+    path: Path | NamedFile, data: bytes, layout: LineLayout, expected_columns: Sequence[str]
 ) -> list[str]:
     """The column names of the file's first non-empty record (`data` holds at least that record,
     `layout` is `line_layout(data)`).
@@ -257,6 +264,19 @@ def read_csv_strict(path: Path | str, expected_columns: Sequence[str]) -> pd.Dat
     return frame
 
 
+def missing_directory_error(directory: Path | NamedFile, pattern: str) -> FileNotFoundError:
+    """The error for a KuaiRand directory that is absent or not a directory."""
+    return FileNotFoundError(
+        f"KuaiRand directory {directory} does not exist (or is not a directory); "
+        f"looked for files matching {pattern!r}"
+    )
+
+
+def no_match_error(directory: Path | NamedFile, pattern: str) -> FileNotFoundError:
+    """The error for a KuaiRand directory without a file matching `pattern`."""
+    return FileNotFoundError(f"no file matching {pattern!r} in directory {directory}")
+
+
 def find_files(directory: Path | str, pattern: str) -> list[Path]:
     """Files of `directory` matching the glob `pattern`, sorted by name.
 
@@ -264,13 +284,10 @@ def find_files(directory: Path | str, pattern: str) -> list[Path]:
     """
     directory = Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(
-            f"KuaiRand directory {directory} does not exist (or is not a directory); "
-            f"looked for files matching {pattern!r}"
-        )
+        raise missing_directory_error(directory, pattern)
     files = sorted((p for p in directory.glob(pattern) if p.is_file()), key=lambda p: p.name)
     if not files:
-        raise FileNotFoundError(f"no file matching {pattern!r} in directory {directory}")
+        raise no_match_error(directory, pattern)
     return files
 
 

@@ -6,21 +6,20 @@ frame by the table's order columns, writes the parts to a sibling folder ``<file
 streams them, one row group at a time, into one file with the table's exact Arrow schema and
 pandas metadata (`schemas.TableSchema.arrow_schema`). Along the way it checks that the rows come
 in strictly increasing order and that no column pandas reads as a non-nullable dtype holds a
-null. The file is written next to its target and moved onto it with `os.replace`.
+null. The file is written under a hidden name next to its target and moved onto it.
 
-Local paths only: the merge reads the parts with pyarrow from this machine's file system.
+The target may be a local path or a URI (`spark.storage`): the driver lists, reads and writes
+the files through fsspec, one row group in memory at a time.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import re
-import shutil
-import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pyarrow as pa
@@ -29,6 +28,7 @@ import pyarrow.parquet as pq
 
 from labelcraft.kuairand.reader import MAX_REPORTED
 from labelcraft.spark.schemas import TableSchema
+from labelcraft.spark.storage import Location
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -49,9 +49,9 @@ class ParquetWriteError(ValueError):
     """A Spark frame does not fit its table's schema or order; the message names the column."""
 
 
-def parts_folder(filepath: Path) -> Path:
+def parts_folder(filepath: Location) -> Location:
     """The sibling folder ``<file>.parts`` that holds Spark's part files during a write."""
-    return filepath.with_name(filepath.name + ".parts")
+    return filepath.parent.child(filepath.name + ".parts")
 
 
 def check_frame(frame: DataFrame, schema: TableSchema, label: str) -> list[str]:
@@ -80,19 +80,20 @@ def check_frame(frame: DataFrame, schema: TableSchema, label: str) -> list[str]:
     return wanted
 
 
-def part_files(folder: Path) -> list[Path]:
+def part_files(folder: Location) -> list[Location]:
     """Spark's Parquet part files of `folder` in row order: by task partition, then file counter
     (``part-<partition>-<uuid>-c<counter>...parquet``; ``_SUCCESS`` and ``.crc`` files ignored)."""
     keyed = []
-    for path in folder.iterdir():
-        if path.name.startswith(("_", ".")):
+    for path in folder.fs.ls(folder.path, detail=False):
+        part = Location(folder.prefix, path, folder.fs)
+        if part.name.startswith(("_", ".")):
             continue
-        found = _PART.fullmatch(path.name)
+        found = _PART.fullmatch(part.name)
         if found is None:
-            raise ParquetWriteError(f"unexpected file {path.name!r} among the part files of "
+            raise ParquetWriteError(f"unexpected file {part.name!r} among the part files of "
                                     f"{folder}")
-        keyed.append(((int(found.group(1)), int(found.group(2))), path))
-    return [path for _, path in sorted(keyed)]
+        keyed.append(((int(found.group(1)), int(found.group(2))), part))
+    return [part for _, part in sorted(keyed, key=lambda item: item[0])]
 
 
 def _not_increasing(keys: pa.Table) -> np.ndarray:
@@ -127,50 +128,57 @@ def _conform(group: pa.Table, target: pa.Schema, first_row: int, label: str) -> 
     return pa.Table.from_arrays(columns, schema=target)
 
 
-def merge_parts(parts: Sequence[Path], filepath: Path, schema: TableSchema, label: str) -> int:
+def _num_rows(part: Location) -> int:
+    with part.fs.open(part.path, "rb") as handle:
+        return pq.read_metadata(handle).num_rows
+
+
+def merge_parts(parts: Sequence[Location], filepath: Location, schema: TableSchema,
+                label: str) -> int:
     """Stream `parts` (in order) into one Parquet file at `filepath` with the table's schema.
 
     Reads one row group at a time; checks the order columns increase strictly across all rows
-    (ParquetWriteError naming the first output rows out of order). Writes a temporary file in
-    the same folder and moves it onto `filepath`. Returns the number of rows written.
+    (ParquetWriteError naming the first output rows out of order). Writes a hidden temporary
+    file in the same folder and moves it onto `filepath` (on a local disk an atomic rename).
+    Returns the number of rows written.
     """
-    total = sum(pq.read_metadata(part).num_rows for part in parts)
+    total = sum(_num_rows(part) for part in parts)
     target = schema.arrow_schema(total)
     order = list(schema.order)
-    fd, tmp_name = tempfile.mkstemp(dir=filepath.parent, prefix=f".{filepath.name}.",
-                                    suffix=".tmp")
-    os.close(fd)
-    tmp = Path(tmp_name)
+    tmp = filepath.temporary_sibling()
     rows = 0
     previous: pa.Table | None = None
     try:
-        with pq.ParquetWriter(tmp, target) as writer:
+        with filepath.fs.open(tmp.path, "wb") as sink, pq.ParquetWriter(sink, target) as writer:
             for part in parts:
-                parquet = pq.ParquetFile(part)
-                for index in range(parquet.num_row_groups):
-                    group = parquet.read_row_group(index)
-                    keys = group.select(order)
-                    checked = keys if previous is None else pa.concat_tables([previous, keys])
-                    offset = 0 if previous is None else 1
-                    bad = _not_increasing(checked)
-                    if bad.size:
-                        first = (bad[:MAX_REPORTED] + rows - offset + 1).tolist()
-                        raise ParquetWriteError(
-                            f"{label}: rows are not in strictly increasing order of {order} "
-                            f"at output row(s) {first} (equal keys leave the order undefined)")
-                    writer.write_table(_conform(group, target, rows, label))
-                    previous = keys.slice(keys.num_rows - 1) if keys.num_rows else previous
-                    rows += group.num_rows
+                with part.fs.open(part.path, "rb") as handle:
+                    parquet = pq.ParquetFile(handle)
+                    for index in range(parquet.num_row_groups):
+                        group = parquet.read_row_group(index)
+                        keys = group.select(order)
+                        checked = keys if previous is None else pa.concat_tables([previous, keys])
+                        offset = 0 if previous is None else 1
+                        bad = _not_increasing(checked)
+                        if bad.size:
+                            first = (bad[:MAX_REPORTED] + rows - offset + 1).tolist()
+                            raise ParquetWriteError(
+                                f"{label}: rows are not in strictly increasing order of {order} "
+                                f"at output row(s) {first} (equal keys leave the order undefined)")
+                        writer.write_table(_conform(group, target, rows, label))
+                        previous = keys.slice(keys.num_rows - 1) if keys.num_rows else previous
+                        rows += group.num_rows
         assert rows == total, (rows, total)
-        os.replace(tmp, filepath)
+        filepath.fs.mv(tmp.path, filepath.path)
     finally:
-        tmp.unlink(missing_ok=True)
+        if filepath.fs.exists(tmp.path):
+            filepath.fs.rm(tmp.path)
     return rows
 
 
 def write_single_parquet(frame: DataFrame, filepath: Path | str, schema: TableSchema,
-                         label: str) -> int:
-    """Write Spark `frame` as one Parquet file at `filepath` that ``pd.read_parquet`` reads as
+                         label: str, storage_options: dict[str, Any] | None = None) -> int:
+    """Write Spark `frame` as one Parquet file at `filepath` (a local path or a URI;
+    `storage_options` for its fsspec file system) that ``pd.read_parquet`` reads as
     the table `schema` ([N, C], its dtypes, rows in `schema.order`). `label` names the table in
     errors. Returns N.
 
@@ -178,16 +186,21 @@ def write_single_parquet(frame: DataFrame, filepath: Path | str, schema: TableSc
     ParquetWriteError before any Spark job when columns or types differ, and during the merge
     for rows out of order or nulls in non-nullable columns (the target is then unchanged).
     """
-    filepath = Path(filepath).resolve()
+    target = Location.of(filepath, storage_options)
     columns = check_frame(frame, schema, label)
-    if filepath.is_dir():
-        raise ParquetWriteError(f"{label}: {filepath} is a folder (a plain Spark write?); "
+    if target.fs.isdir(target.path):
+        raise ParquetWriteError(f"{label}: {target} is a folder (a plain Spark write?); "
                                 "remove it, the table is written as a single file")
-    filepath.parent.mkdir(parents=True, exist_ok=True)
-    folder = parts_folder(filepath)
-    frame.orderBy(*schema.order).select(*columns).write.mode("overwrite").parquet(str(folder))
+    target.fs.makedirs(target.parent.path, exist_ok=True)
+    folder = parts_folder(target)
+    start = time.perf_counter()
+    frame.orderBy(*schema.order).select(*columns).write.mode("overwrite").parquet(folder.spark)
     parts = part_files(folder)
-    rows = merge_parts(parts, filepath, schema, label)
-    shutil.rmtree(folder)
-    logger.info("wrote %d rows of %s from %d part file(s)", rows, label, len(parts))
+    written = time.perf_counter()
+    rows = merge_parts(parts, target, schema, label)
+    merge_s = time.perf_counter() - written
+    folder.fs.rm(folder.path, recursive=True)
+    logger.info("wrote %d rows of %s from %d part file(s) (Spark job %.1f s, merge on the driver "
+                "%.1f s)", rows, label, len(parts), written - start, merge_s,
+                extra={"merge_s": merge_s})
     return rows

@@ -6,9 +6,10 @@ skipped; LF, CRLF and CR line ends), and the same file-level errors, built by th
 checks and message builders.
 
 How: the driver lists the files and reads only the beginning of each (compression magic bytes,
-header). Spark reads every file as text lines; a line's number is its position in its file
-block plus the lines of the file's earlier blocks (a small per-block table), so no step funnels
-all rows through one task. Fields are split by ``from_csv`` (RFC 4180 quotes, ``""`` escapes)
+header), through fsspec, so the folder may be a local path or a URI (`spark.storage`). Spark
+reads every file as text lines; a line's number is its position in its file block plus the
+lines of the file's earlier blocks (a small per-block table), so no step funnels all rows
+through one task. Fields are split by ``from_csv`` (RFC 4180 quotes, ``""`` escapes)
 and counted apart (``from_csv`` pads short and truncates long rows).
 
 Limitation: a quoted field cannot span lines (the pandas reader allows it): such a record shows
@@ -21,7 +22,7 @@ import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pyspark.sql import Column, Window
 from pyspark.sql import functions as F
@@ -32,12 +33,12 @@ from labelcraft.kuairand.reader import (
     KuaiRandFormatError,
     check_not_compressed,
     field_count_error,
-    find_files,
     line_layout,
     odd_quotes_error,
     read_header,
 )
 from labelcraft.kuairand.schema import SOURCE_COLUMNS
+from labelcraft.spark.storage import Location, find_files
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
@@ -55,19 +56,19 @@ class FileHeader:
     """A file's header as the driver read it: its column names in file order and its physical
     line (1-based; blank lines may precede it)."""
 
-    path: Path
+    path: Location
     columns: list[str]
     line: int
 
 
-def read_file_header(path: Path, expected_columns: Sequence[str]) -> FileHeader:
+def read_file_header(path: Location, expected_columns: Sequence[str]) -> FileHeader:
     """Check the beginning of `path` and return its header; reads only the bytes up to the end
     of the first non-empty record.
 
     Raises KuaiRandFormatError like the pandas reader for a compressed or empty file and for a
     header that is not valid UTF-8 or not exactly `expected_columns` (in any order).
     """
-    with path.open("rb") as stream:
+    with path.fs.open(path.path, "rb") as stream:
         data = stream.read(_HEAD_BYTES)
         check_not_compressed(path, data)
         layout = line_layout(data)
@@ -83,7 +84,7 @@ def read_file_header(path: Path, expected_columns: Sequence[str]) -> FileHeader:
 
 def _numbered_lines(spark: SparkSession, headers: Sequence[FileHeader]) -> DataFrame:
     """The non-empty lines after each file's header: (source_file, source_line, value)."""
-    text = spark.read.text([str(h.path) for h in headers]).select(
+    text = spark.read.text([h.path.spark for h in headers]).select(
         "value",
         F.col("_metadata.file_name").alias(_FILE),
         F.col("_metadata.file_block_start").alias("_block"),
@@ -153,9 +154,11 @@ def _check_lines(lines: DataFrame, headers: Sequence[FileHeader], n_fields: int)
 
 
 def read_kuairand_dir_spark(
-    spark: SparkSession, directory: Path | str, pattern: str, expected_columns: Sequence[str]
+    spark: SparkSession, directory: Path | str, pattern: str, expected_columns: Sequence[str],
+    storage_options: dict[str, Any] | None = None,
 ) -> DataFrame:
-    """All files of `directory` matching `pattern`, read strictly as one Spark frame.
+    """All files of `directory` (a local path or a URI; `storage_options` for its fsspec file
+    system) matching `pattern`, read strictly as one Spark frame.
 
     Returns a frame [N, C + 2] of the same rows as `read_kuairand_dir`: the expected columns
     (string, in `expected_columns` order, empty fields as ""), `source_file` (string) and
@@ -164,7 +167,7 @@ def read_kuairand_dir_spark(
     check adds one query for its first offending lines) and raise FileNotFoundError or
     KuaiRandFormatError with the pandas reader's messages.
     """
-    files = find_files(directory, pattern)
+    files = find_files(Location.of(directory, storage_options), pattern)
     headers = [read_file_header(path, expected_columns) for path in files]
     lines = _numbered_lines(spark, headers)
     n_fields = len(expected_columns)

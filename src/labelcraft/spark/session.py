@@ -14,21 +14,28 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 APP_NAME = "spark.app.name"
+PYTHON = "spark.pyspark.python"
 
 
 def start_session(settings: Mapping[str, Any]) -> SparkSession:
     """``SparkSession.builder`` with every setting of `settings` (``spark.master``,
     ``spark.sql.shuffle.partitions`` ...), ``getOrCreate``; an ImportError says how to install
     the extra. A local master binds to 127.0.0.1 unless ``SPARK_LOCAL_IP`` says otherwise, and its
-    Python workers run this interpreter unless ``PYSPARK_PYTHON`` is set."""
+    Python workers run this interpreter unless ``PYSPARK_PYTHON`` is set. On a cluster the
+    executors' Python is ``spark.pyspark.python`` (it must have the project installed, for the
+    pandas UDFs): PySpark takes it from ``PYSPARK_PYTHON``, so the setting, as in Spark, wins over
+    the variable."""
     try:
         from pyspark.sql import SparkSession  # noqa: PLC0415 (optional dependency)
     except ImportError as error:
         raise ImportError("this environment runs on Spark, but pyspark is not installed: "
                           'pip install -e ".[spark]" (and Java 17+)') from error
-    if str(settings.get("spark.master", "")).startswith("local"):
+    local = str(settings.get("spark.master", "")).startswith("local")
+    if local:
         os.environ.setdefault("SPARK_LOCAL_IP", "127.0.0.1")
-        # the Python workers of the pandas UDFs run this interpreter (it has the project)
+    if PYTHON in settings:
+        os.environ["PYSPARK_PYTHON"] = str(settings[PYTHON])
+    elif local:  # the Python workers of the pandas UDFs run this interpreter (it has the project)
         os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder.appName(str(settings.get(APP_NAME, "labelcraft")))
     for key, value in settings.items():
