@@ -20,14 +20,21 @@ part files into the single table file (`spark.parquet.merge_parts`), a serial st
 executors do not shorten.
 
     python benchmarks/bench_engines.py [--cases sim1x sim10x sim30x] [--engines pandas spark]
+        [--output results.json]
+    python benchmarks/bench_engines.py --from-json first.json rerun.json   # tables only
+
+Then a PROJECTION (`projection`) of the Spark time per stage for KuaiRand-27K's 322,278,385
+rows on a cluster of N executors, from a line fitted through the measured sizes.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import multiprocessing as mp
 import os
+import re
 import shutil
 import tempfile
 import threading
@@ -36,6 +43,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+import yaml
 
 from labelcraft.datasets import KuaiRandCSVDataset
 from labelcraft.datasets.strict_json import strict_json
@@ -46,6 +56,8 @@ logger = logging.getLogger("bench_engines")
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_KUAIRAND_DIR = PROJECT_ROOT.parent / "shared" / "datasets" / "kuairand-pure-slice"
 SIM_USERS = {"sim1x": 3_000, "sim10x": 30_000, "sim30x": 90_000}
+KUAIRAND_27K_ROWS = 322_278_385
+"""Interactions of KuaiRand-27K (its paper), the default size of the projection."""
 ENVS = {"pandas": None, "spark": "spark"}  # None: conf/base (+ the empty conf/local)
 FEATURE_OUTPUTS = ("model_inputs", "feedback", "vocab_users", "vocab_videos", "vocab_tags",
                    "vocab_authors", "duration_buckets", "eval_groups_valid", "eval_groups_test",
@@ -153,7 +165,6 @@ def _engine_case(engine: str, logs: Path, queue: mp.Queue) -> None:
     from labelcraft.pipelines.ingestion.nodes import ingest_logs  # noqa: PLC0415
 
     memory, merges = PeakMemory(), MergeSeconds()
-    logging.getLogger("labelcraft.spark.parquet").addHandler(merges)
     with tempfile.TemporaryDirectory() as folder:
         project = _project_copy(Path(folder))
         os.chdir(project)
@@ -166,6 +177,9 @@ def _engine_case(engine: str, logs: Path, queue: mp.Queue) -> None:
             context = session.load_context()  # the Spark env's hook starts the session here
             startup = {"s": round(time.perf_counter() - start, 2)}
         catalog, params = context.catalog, context.params["features"]
+        merge_logger = logging.getLogger("labelcraft.spark.parquet")  # after Kedro's logging
+        merge_logger.setLevel(logging.INFO)
+        merge_logger.addHandler(merges)
 
         def ingestion() -> int:
             raw = [catalog.load(f"kuairand.raw_{name}") for name in ("logs", "videos", "users")]
@@ -199,6 +213,14 @@ def _run_engine(engine: str, logs: Path) -> dict[str, Any]:
     return result
 
 
+def _merge_cell(result: dict[str, Any]) -> str:
+    if result["engine"] == "pandas":
+        return "-"
+    if "merge_s" not in result["ingestion"]:
+        return "not measured"
+    return f"{result['ingestion']['merge_s']} + {result['features']['merge_s']}"
+
+
 def _table(results: list[dict[str, Any]]) -> str:
     lines = ["| case | engine | input rows | start s | ingestion s (rows/s) | features s (rows/s) "
              "| of which driver merge s | peak driver MiB | peak JVM + workers MiB |",
@@ -210,9 +232,64 @@ def _table(results: list[dict[str, Any]]) -> str:
             f"| {r['case']} | {r['engine']} | {r['input_rows']:,} | {r['startup']['s']} | "
             f"{r['ingestion']['s']} ({r['ingestion']['rows_per_s']:,}) | "
             f"{r['features']['s']} ({r['features']['rows_per_s']:,}) | "
-            f"{r['ingestion']['merge_s']} + {r['features']['merge_s']} | {peak_driver:,} | "
+            f"{_merge_cell(r)} | {peak_driver:,} | "
             f"{peak_children:,} |")
     return "\n".join(lines)
+
+
+def _local_cores() -> int:
+    """The cores of ``spark.master: local[n]`` in conf/spark/spark.yml (the measured setup)."""
+    master = yaml.safe_load((PROJECT_ROOT / "conf" / "spark" / "spark.yml").read_text())[
+        "spark.master"]
+    found = re.fullmatch(r"local\[(\d+)\]", master)
+    if found is None:
+        raise ValueError(f"conf/spark/spark.yml: spark.master {master!r} is not local[n]")
+    return int(found.group(1))
+
+
+def projection(results: list[dict[str, Any]], rows: int, executors: list[int],
+               executor_cores: int) -> str:
+    """PROJECTION, not a measurement: Spark seconds per stage for `rows` input rows on
+    `executors` x `executor_cores` cores, from the Spark results measured here.
+
+    Per stage, a least-squares line t = a + b * n over the measured sizes n; of b, the part
+    m (seconds per row of the driver's merge, from the runs that measured it) stays serial and
+    the rest is spread over the cores: t(rows, C) = a + (b - m) * rows * c_local / C + m * rows,
+    c_local the cores of the measured ``local[n]``. It assumes the measured work per row and
+    core, and ignores network shuffles and a cluster's faster or slower cores.
+    """
+    spark = [r for r in results if r["engine"] == "spark"]
+    sizes = np.array([r["input_rows"] for r in spark], dtype=float)
+    if np.unique(sizes).size < 2:
+        return "(a projection needs Spark results at two sizes or more)"
+    local = _local_cores()
+    lines = [f"PROJECTION for {rows:,} input rows (fit over {len(spark)} Spark runs of "
+             f"{int(sizes.min()):,}-{int(sizes.max()):,} rows on local[{local}]), not a "
+             "measurement:",
+             "| stage | a (s) | b (us/row) | driver merge m (us/row) | "
+             + " | ".join(f"{n} x {executor_cores} cores" for n in executors) + " |",
+             "|---|---:|---:|---:|" + "---:|" * len(executors)]
+    for stage in ("ingestion", "features"):
+        slope, intercept = np.polyfit(sizes, [r[stage]["s"] for r in spark], 1)
+        measured = [r for r in spark if "merge_s" in r[stage]]
+        merge = (sum(r[stage]["merge_s"] for r in measured)
+                 / sum(r["input_rows"] for r in measured)) if measured else 0.0
+        times = [intercept + (slope - merge) * rows * local / (n * executor_cores)
+                 + merge * rows for n in executors]
+        lines.append(f"| {stage} | {intercept:.1f} | {slope * 1e6:.1f} | "
+                     f"{merge * 1e6:.2f}{'' if measured else ' (not measured)'} | "
+                     + " | ".join(f"{t / 60:.1f} min" for t in times) + " |")
+    return "\n".join(lines)
+
+
+def _load(files: list[Path]) -> list[dict[str, Any]]:
+    """Results of earlier runs; a later file's (case, engine) replaces an earlier one's."""
+    merged: dict[tuple[str, str], dict[str, Any]] = {}
+    for file in files:
+        for result in json.loads(file.read_text()):
+            merged[(result["case"], result["engine"])] = result
+    order = {case: i for i, case in enumerate([*SIM_USERS, "real"])}
+    return sorted(merged.values(), key=lambda r: (order[r["case"]], r["engine"]))
 
 
 def main() -> None:
@@ -220,10 +297,15 @@ def main() -> None:
     parser.add_argument("--cases", nargs="+", default=list(SIM_USERS))
     parser.add_argument("--engines", nargs="+", default=list(ENVS), choices=list(ENVS))
     parser.add_argument("--output", type=Path, help="write the results as JSON here")
+    parser.add_argument("--from-json", nargs="+", type=Path, default=[],
+                        help="tabulate and project earlier --output files instead of running")
+    parser.add_argument("--project-rows", type=int, default=KUAIRAND_27K_ROWS)
+    parser.add_argument("--executors", nargs="+", type=int, default=[4, 16, 64])
+    parser.add_argument("--executor-cores", type=int, default=4)
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO, format="%(message)s")
-    results = []
-    for case in args.cases:
+    results = _load(args.from_json)
+    for case in [] if args.from_json else args.cases:
         with tempfile.TemporaryDirectory() as folder:
             logs, extra = Path(folder), {}
             if case == "real":
@@ -233,7 +315,8 @@ def main() -> None:
             for engine in args.engines:
                 results.append({"case": case, **extra, **_run_engine(engine, logs)})
                 logger.info(strict_json(results[-1]))
-    logger.info("\n%s", _table(results))
+    logger.info("\n%s\n\n%s", _table(results),
+                projection(results, args.project_rows, args.executors, args.executor_cores))
     if args.output:
         args.output.write_text(strict_json(results, indent=2))
 
