@@ -12,9 +12,6 @@ import pytest
 
 from labelcraft.datasets import SparkParquetDataset
 from labelcraft.features import FeatureParams, FeatureSet, build_features
-from labelcraft.kuairand.reader import read_kuairand_dir
-from labelcraft.kuairand.schema import LOG_COLUMNS, LOG_PATTERN, VIDEO_COLUMNS, VIDEO_PATTERN
-from labelcraft.kuairand.validation import ingest
 from labelcraft.pipelines.features.nodes import build_model_inputs
 from tests.spark.conftest import session_conf
 from tests.synthetic_features import TINY_PARAMS, tiny_interactions
@@ -141,12 +138,3 @@ def test_input_errors_equal_the_pandas_path(spark: Any, tmp_path: Path, case: st
     with pytest.raises(ValueError) as spark_error:
         spark_features(frame, TINY_PARAMS, tmp_path)
     assert str(spark_error.value) == str(pandas_error.value)
-
-
-def test_real_slice_equals_the_pandas_path(spark: Any, kuairand_dir: Path,
-                                           tmp_path: Path) -> None:
-    interactions, _, _ = ingest(read_kuairand_dir(kuairand_dir, LOG_PATTERN, LOG_COLUMNS),
-                                read_kuairand_dir(kuairand_dir, VIDEO_PATTERN, VIDEO_COLUMNS))
-    expected = assert_parity(interactions, FeatureParams(), tmp_path)
-    mi = expected.model_inputs
-    assert mi.duplicated(["user_id", "time_ms", "video_id"]).sum() > 0

@@ -86,7 +86,14 @@ def test_the_spark_env_reads_and_writes_kuairand_tables_with_spark(
 @pytest.mark.real_data
 def test_spark_outputs_equal_pandas_outputs_on_the_real_slice(
         spark: Any, tmp_path: Path, kuairand_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    assert_same_outputs(*run_both(tmp_path, kuairand_dir, monkeypatch))
+    pandas_data, spark_data = run_both(tmp_path, kuairand_dir, monkeypatch)
+    assert_same_outputs(pandas_data, spark_data)
+    # what the slice exercises: exact duplicates rejected, and ties in (user, time, video)
+    # ordered by the row position
+    reasons = pd.read_parquet(spark_data / OUTPUT_DIRS[0] / "rejected_rows.parquet")["reason"]
+    assert reasons.value_counts().to_dict() == {"exact_duplicate": 4_677}
+    model_inputs = pd.read_parquet(spark_data / OUTPUT_DIRS[2] / "model_inputs.parquet")
+    assert model_inputs.duplicated(["user_id", "time_ms", "video_id"]).any()
 
 
 def test_spark_outputs_equal_pandas_outputs_on_a_simulated_log(

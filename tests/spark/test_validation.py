@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import json
-import logging
 import math
-import time
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +11,6 @@ import pandas as pd
 import pytest
 
 from labelcraft.datasets import SparkParquetDataset
-from labelcraft.kuairand.rates import interaction_rates
 from labelcraft.kuairand.reader import KuaiRandFormatError, read_kuairand_dir
 from labelcraft.kuairand.schema import (
     LOG_COLUMNS,
@@ -76,33 +73,6 @@ def assert_same_report(spark_report: dict, pandas_report: dict) -> None:
                 assert (math.isnan(got) and math.isnan(value)) or abs(got - value) <= 1e-9, name
         else:
             assert json.dumps(spark_report[key]) == json.dumps(expected), key
-
-
-def assert_same_ingest(spark: Any, directory: Path, out: Path) -> tuple[float, float]:
-    """Spark and pandas ingestion of `directory` give equal files and reports; returns the
-    seconds of each (pandas: reading and ingesting; Spark: that and writing both tables)."""
-    from labelcraft.spark.reader import read_kuairand_dir_spark  # noqa: PLC0415
-    from labelcraft.spark.validation import (  # noqa: PLC0415
-        ingest_spark,
-        interaction_rates_spark,
-    )
-
-    kinds = ("logs", "videos")
-    start = time.perf_counter()
-    interactions, rejected, report = ingest(
-        *(read_kuairand_dir(directory, *PATTERNS[kind]) for kind in kinds))
-    pandas_seconds = time.perf_counter() - start
-    start = time.perf_counter()
-    spark_interactions, spark_rejected, spark_report = ingest_spark(
-        *(read_kuairand_dir_spark(spark, directory, *PATTERNS[kind]) for kind in kinds))
-    got_interactions = written(spark_interactions, out, "interactions")
-    got_rejected = written(spark_rejected, out, "rejected_rows")
-    spark_seconds = time.perf_counter() - start
-    pd.testing.assert_frame_equal(got_interactions, interactions, check_exact=True)
-    pd.testing.assert_frame_equal(got_rejected, rejected, check_exact=True)
-    spark_report["rates"] = interaction_rates_spark(spark_interactions)
-    assert_same_report(spark_report, {**report, "rates": interaction_rates(interactions)})
-    return pandas_seconds, spark_seconds
 
 
 @pytest.mark.parametrize(
@@ -186,13 +156,3 @@ def test_node_stops_like_pandas_when_nothing_is_kept(spark: Any, tmp_path: Path,
     with pytest.raises(ValueError) as got:
         ingest_logs(*(frame for _, frame in raw))
     assert str(got.value) == str(expected.value)
-
-
-@pytest.mark.real_data
-def test_real_slice_gives_the_pandas_tables_and_report(spark: Any, kuairand_dir: Path,
-                                                       tmp_path: Path) -> None:
-    pandas_seconds, spark_seconds = assert_same_ingest(spark, kuairand_dir, tmp_path)
-    written_rows = pd.read_parquet(tmp_path / "rejected_rows.parquet", columns=["reason"])
-    assert written_rows["reason"].value_counts().to_dict() == {"exact_duplicate": 4_677}
-    logging.getLogger(__name__).info("real slice ingestion: pandas %.1f s, Spark %.1f s",
-                                     pandas_seconds, spark_seconds)
